@@ -1,0 +1,303 @@
+#!/usr/bin/env python3
+"""End-to-end test: runs pyro-agent against a Unix socket acting as the host.
+
+usage: python3 e2e.py PATH/TO/pyro-agent
+"""
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+MAX_FRAME = 1114112
+MAX_CHUNK = 65536
+
+
+class Host:
+    def __init__(self, agent):
+        self.dir = tempfile.mkdtemp(prefix="pyro-e2e-")
+        path = os.path.join(self.dir, "agent.sock")
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(path)
+        srv.listen(1)
+        self.proc = subprocess.Popen([agent, "--port", path])
+        srv.settimeout(5)
+        self.sock, _ = srv.accept()
+        srv.close()
+        self.sock.settimeout(10)
+        self.buf = b""
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def send(self, channel, header, payload=b""):
+        h = header if isinstance(header, bytes) else json.dumps(header).encode()
+        self.send_raw(struct.pack("<III", 8 + len(h) + len(payload), channel, len(h)) + h + payload)
+
+    def _need(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise EOFError("agent closed the connection")
+            self.buf += chunk
+
+    def recv(self):
+        self._need(12)
+        frame_len, channel, header_len = struct.unpack("<III", self.buf[:12])
+        assert 8 <= frame_len <= MAX_FRAME and header_len <= frame_len - 8, (frame_len, header_len)
+        self._need(4 + frame_len)
+        header = json.loads(self.buf[12 : 12 + header_len].decode("utf-8"))
+        payload = self.buf[12 + header_len : 4 + frame_len]
+        self.buf = self.buf[4 + frame_len :]
+        assert isinstance(header, dict) and isinstance(header.get("type"), str), header
+        return channel, header, payload
+
+    def recv_on(self, channel):
+        ch, h, p = self.recv()
+        assert ch == channel, (ch, h)
+        return h, p
+
+    def run(self, channel, req, stdin_chunks=None):
+        """Sends exec and collects the channel until exit/error."""
+        self.send(channel, dict({"type": "exec"}, **req))
+        for c in stdin_chunks or []:
+            self.send(channel, {"type": "stdin"}, c)
+        if stdin_chunks is not None:
+            self.send(channel, {"type": "stdin_eof"})
+        return self.collect(channel)
+
+    def collect(self, channel, others=None):
+        out, err, frames = bytearray(), bytearray(), []
+        while True:
+            ch, h, p = self.recv()
+            if ch != channel:
+                assert others is not None, ("frame on unexpected channel", ch, h)
+                others.append((ch, h, p))
+                continue
+            frames.append(h)
+            t = h["type"]
+            if t == "stdout":
+                assert len(p) <= MAX_CHUNK
+                out += p
+            elif t == "stderr":
+                assert len(p) <= MAX_CHUNK
+                err += p
+            elif t in ("exit", "error"):
+                return {"frames": frames, "end": h, "stdout": bytes(out), "stderr": bytes(err)}
+            else:
+                assert t == "started", h
+
+    def close(self):
+        self.sock.close()
+        try:
+            return self.proc.wait(timeout=5)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+passed = 0
+
+
+def check(name, cond, detail=""):
+    global passed
+    if not cond:
+        raise AssertionError(f"{name}: {detail}")
+    passed += 1
+    print(f"ok  {name}")
+
+
+def main(agent):
+    h = Host(agent)
+
+    # Before hello the agent only answers with an error; a wrong protocol is refused.
+    h.send(0, {"type": "ping"})
+    hd, _ = h.recv_on(0)
+    check("request before hello is refused", hd["type"] == "error" and hd["code"] == "BAD_REQUEST", hd)
+    h.send(0, {"type": "hello", "protocol": 2, "host_version": "9.9.9"})
+    hd, _ = h.recv_on(0)
+    check("protocol mismatch", hd["type"] == "error" and hd["code"] == "PROTOCOL_MISMATCH", hd)
+
+    h.send(0, {"type": "hello", "protocol": 1, "host_version": "2.8.0"})
+    hd, _ = h.recv_on(0)
+    check("hello", hd == {"type": "hello", "protocol": 1, "agent_version": "2.8.0", "capabilities": ["exec"]}, hd)
+    h.send(0, {"type": "ping"})
+    check("ping/pong", h.recv_on(0)[0] == {"type": "pong"})
+
+    r = h.run(1, {"argv": ["/bin/sh", "-c", "echo hi; echo err >&2; exit 3"]})
+    started = r["frames"][0]
+    check("started first", started["type"] == "started" and isinstance(started["pid"], int), r["frames"])
+    check("stdout", r["stdout"] == b"hi\n", r["stdout"])
+    check("stderr", r["stderr"] == b"err\n", r["stderr"])
+    e = r["end"]
+    check("exit 3", e["type"] == "exit" and e["exit_code"] == 3 and e["signal"] is None
+          and e["timed_out"] is False and isinstance(e["duration_ms"], int), e)
+
+    t0 = time.monotonic()
+    r = h.run(2, {"argv": ["/bin/sh", "-c", "sleep 5"], "timeout_ms": 300})
+    took = time.monotonic() - t0
+    e = r["end"]
+    check("timeout", e["exit_code"] == 124 and e["timed_out"] is True and took < 3, (e, took))
+
+    r = h.run(3, {"argv": ["/bin/sh", "-c", "head -c 5000000 /dev/zero | tr '\\0' a"]})
+    check("5 MB of output intact", r["stdout"] == b"a" * 5000000 and r["end"]["exit_code"] == 0,
+          (len(r["stdout"]), r["end"]))
+
+    r = h.run(4, {"argv": ["cat"], "stdin": True}, [b"hello ", b"world\n", b""])
+    check("stdin forwarding", r["stdout"] == b"hello world\n" and r["end"]["exit_code"] == 0, r)
+
+    big = os.urandom(3 * 1024 * 1024)
+    chunks = [big[i : i + 1000000] for i in range(0, len(big), 1000000)]
+    r = h.run(5, {"argv": ["/bin/sh", "-c", "cat | sha256sum"], "stdin": True}, chunks)
+    import hashlib
+    check("3 MB of stdin intact", r["stdout"].split()[0].decode() == hashlib.sha256(big).hexdigest(), r["stdout"])
+
+    r = h.run(6, {"argv": ["/bin/sh", "-c", 'pwd; echo "$FOO"; echo "$HOME $LANG $TERM"; echo "$PATH"'],
+                  "cwd": "/tmp", "env": {"FOO": "bar baz", "LANG": "en_US.UTF-8"}})
+    lines = r["stdout"].decode().splitlines()
+    check("cwd and env", lines == ["/tmp", "bar baz", "/root en_US.UTF-8 xterm-256color",
+                                   "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], lines)
+
+    r = h.run(7, {"argv": ["/bin/sh", "-c", "cat"]})
+    check("stdin:false gives /dev/null", r["stdout"] == b"" and r["end"]["exit_code"] == 0, r)
+
+    r = h.run(8, {"argv": ["/nonexistent/binary", "x"]})
+    check("missing binary -> 127", r["end"]["type"] == "exit" and r["end"]["exit_code"] == 127
+          and b"/nonexistent/binary" in r["stderr"], r)
+    r = h.run(9, {"argv": ["pyro-no-such-command-xyz"]})
+    check("missing command on PATH -> 127", r["end"]["exit_code"] == 127, r)
+
+    r = h.run(10, {"argv": ["/bin/true"], "cwd": "/nonexistent/dir"})
+    check("bad cwd -> BAD_CWD", r["frames"] == [r["end"]] and r["end"]["type"] == "error"
+          and r["end"]["code"] == "BAD_CWD", r["frames"])
+
+    h.send(11, {"type": "exec", "argv": ["/bin/sh", "-c", "echo ready; sleep 10"]})
+    h.recv_on(11)  # started
+    hd, p = h.recv_on(11)
+    assert hd["type"] == "stdout" and p == b"ready\n", (hd, p)
+    h.send(11, {"type": "signal", "signal": "TERM"})
+    r = h.collect(11)
+    check("signal TERM -> 143", r["end"]["exit_code"] == 143 and r["end"]["signal"] == "TERM", r["end"])
+
+    t0 = time.monotonic()
+    r = h.run(12, {"argv": ["/bin/sh", "-c", "sleep 3 & echo bg"]})
+    check("background child does not delay exit", r["stdout"] == b"bg\n" and time.monotonic() - t0 < 2, r)
+
+    # A child flooding output while the host does not read must not grow the agent's memory.
+    def rss_kb():
+        with open(f"/proc/{h.proc.pid}/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+    before = rss_kb()
+    h.send(13, {"type": "exec", "argv": ["/bin/sh", "-c", "yes flood"]})
+    time.sleep(1.0)
+    grown = rss_kb() - before
+    h.send(13, {"type": "signal", "signal": "KILL"})
+    r = h.collect(13)
+    print(f"    (agent RSS grew {grown} KiB while flooding)")
+    check("flooding child keeps agent memory bounded", grown < 8192 and r["end"]["signal"] == "KILL",
+          (grown, r["end"], len(r["stdout"])))
+
+    # Interleaved channels.
+    for ch in (20, 21, 22):
+        h.send(ch, {"type": "exec", "argv": ["/bin/sh", "-c", f"sleep 0.2; echo {ch}"]})
+    got, done = {}, set()
+    while len(done) < 3:
+        ch, hd, p = h.recv()
+        if hd["type"] == "stdout":
+            got[ch] = got.get(ch, b"") + p
+        elif hd["type"] == "exit":
+            done.add(ch)
+    check("concurrent channels", got == {20: b"20\n", 21: b"21\n", 22: b"22\n"}, got)
+
+    # Bad requests: each answered with an error on its channel, agent keeps going.
+    def expect_error(ch, code, what):
+        hd, _ = h.recv_on(ch)
+        check(what, hd["type"] == "error" and hd["code"] == code, hd)
+
+    h.send(30, b"not json")
+    expect_error(30, "BAD_REQUEST", "invalid JSON header")
+    h.send(31, b"[1,2]")
+    expect_error(31, "BAD_REQUEST", "header not an object")
+    h.send(32, {"argv": ["x"]})
+    expect_error(32, "BAD_REQUEST", "missing type")
+    h.send(33, {"type": "frobnicate"})
+    expect_error(33, "UNKNOWN_TYPE", "unknown type")
+    h.send(34, {"type": "exec", "argv": []})
+    expect_error(34, "BAD_REQUEST", "empty argv")
+    h.send(35, {"type": "exec", "argv": ["/bin/true"], "timeout_ms": -1})
+    expect_error(35, "BAD_REQUEST", "negative timeout")
+    h.send(0, {"type": "exec", "argv": ["/bin/true"]})
+    expect_error(0, "BAD_REQUEST", "exec on channel 0")
+    h.send(36, {"type": "stdin"}, b"late")  # channel without a process: dropped silently
+    # Header over 64 KiB inside a sane frame: error on that channel, frame skipped, stream in sync.
+    big_header = b'{"type":"exec","pad":"' + b"x" * 70000 + b'"}'
+    h.send(37, big_header)
+    expect_error(37, "BAD_REQUEST", "oversized header skipped")
+    h.send(0, {"type": "ping"})
+    check("still in sync after bad frames", h.recv_on(0)[0] == {"type": "pong"})
+
+    # Bad sub-request on a live channel ends it with an error (and kills the process).
+    h.send(38, {"type": "exec", "argv": ["sleep", "10"]})
+    h.recv_on(38)
+    h.send(38, {"type": "signal", "signal": "BOGUS"})
+    expect_error(38, "BAD_REQUEST", "bad signal name ends the channel")
+
+    # Process limit.
+    for ch in range(100, 100 + 257):
+        h.send(ch, {"type": "exec", "argv": ["sleep", "10"]})
+    starts, errs = 0, []
+    while starts + len(errs) < 257:
+        ch, hd, _ = h.recv()
+        if hd["type"] == "started":
+            starts += 1
+        elif hd["type"] == "error":
+            errs.append(hd)
+    check("process limit", starts == 256 and len(errs) == 1 and errs[0]["code"] == "SPAWN_FAILED", (starts, errs))
+    for ch in range(100, 100 + 257):
+        h.send(ch, {"type": "signal", "signal": "KILL"})
+    exits = 0
+    while exits < 256:
+        ch, hd, _ = h.recv()
+        exits += hd["type"] == "exit"
+    check("all killed", exits == 256)
+
+    # Framing-level corruption: error on channel 0, then the agent drops the connection.
+    h.send_raw(struct.pack("<III", MAX_FRAME + 1, 40, 10))
+    hd, _ = h.recv_on(0)
+    check("oversized frame_len -> error on channel 0", hd["type"] == "error" and hd["code"] == "BAD_REQUEST", hd)
+    rc = h.proc.wait(timeout=5)
+    check("agent leaves without crashing", rc in (0, 1), rc)
+    h.close()
+
+    # EOF: the agent exits 0 and takes its children with it.
+    h = Host(agent)
+    h.send(0, {"type": "hello", "protocol": 1, "host_version": "2.8.0"})
+    h.recv_on(0)
+    h.send(1, {"type": "exec", "argv": ["sleep", "30"]})
+    pid = h.recv_on(1)[0]["pid"]
+    rc = h.close()
+    time.sleep(0.3)
+    alive = os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/stat").read().split()[2]
+    check("EOF -> exit 0, children killed", rc == 0 and not alive, (rc, alive))
+
+    # shutdown when not PID 1: kill children, exit 0.
+    h = Host(agent)
+    h.send(0, {"type": "hello", "protocol": 1, "host_version": "2.8.0"})
+    h.recv_on(0)
+    h.send(1, {"type": "exec", "argv": ["sleep", "30"]})
+    h.recv_on(1)
+    h.send(0, {"type": "shutdown"})
+    rc = h.proc.wait(timeout=5)
+    check("shutdown -> exit 0", rc == 0, rc)
+    h.close()
+
+    print(f"e2e: {passed} checks passed")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

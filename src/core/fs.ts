@@ -1,0 +1,106 @@
+import { randomBytes } from "node:crypto";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { PyroError } from "./errors.js";
+
+/** Write a file so that a reader sees either the old or the new content: temp, fsync, rename. */
+export async function atomicWriteFile(file: string, data: string | Uint8Array): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const temp = `${file}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+  const handle = await fs.open(temp, "w", 0o644);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.rename(temp, file);
+  await fsyncDirectory(path.dirname(file));
+}
+
+export async function atomicWriteJson(file: string, value: unknown): Promise<void> {
+  await atomicWriteFile(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+async function fsyncDirectory(dir: string): Promise<void> {
+  const handle = await fs.open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export async function readJsonIfExists(file: string): Promise<unknown | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(file, "utf8")) as unknown;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+export async function pathExists(file: string): Promise<boolean> {
+  try {
+    await fs.access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * A cross-process lock: a directory created with mkdir (atomic), holding the owner's pid. A lock
+ * whose owner died is taken over, so a killed CLI never wedges a workspace or an environment.
+ */
+export async function withLock<T>(
+  lockDir: string,
+  action: () => Promise<T>,
+  options: { timeoutMs?: number; what?: string } = {},
+): Promise<T> {
+  const timeoutMs = options.timeoutMs ?? 30 * 60_000;
+  const deadline = Date.now() + timeoutMs;
+  await fs.mkdir(path.dirname(lockDir), { recursive: true });
+  for (;;) {
+    try {
+      await fs.mkdir(lockDir);
+      await fs.writeFile(path.join(lockDir, "owner"), String(process.pid));
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const owner = Number.parseInt(
+        await fs.readFile(path.join(lockDir, "owner"), "utf8").catch(() => ""),
+        10,
+      );
+      if (Number.isInteger(owner) && owner > 0 && !processAlive(owner)) {
+        // Rename first so two waiters cannot both remove a fresh lock.
+        const stale = `${lockDir}.stale-${randomBytes(4).toString("hex")}`;
+        await fs.rename(lockDir, stale).then(
+          () => fs.rm(stale, { recursive: true, force: true }),
+          () => undefined,
+        );
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new PyroError("LOCK_TIMEOUT", `timed out waiting for ${options.what ?? lockDir}`, {
+          hint: `Another pyro process (pid ${owner || "unknown"}) holds it; wait for it or stop it.`,
+        });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  try {
+    return await action();
+  } finally {
+    await fs.rm(lockDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,227 @@
+import { randomBytes } from "node:crypto";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { DEFAULTS } from "../contract.js";
+import type { ProgressListener } from "../environments/build.js";
+import { catalogEntry } from "../environments/catalog.js";
+import { TIMEOUT_EXIT_CODE } from "../protocol/messages.js";
+import { ensureEnvironment } from "./environments.js";
+import { PyroError } from "./errors.js";
+import { runsDir, type PyroPaths } from "./paths.js";
+import { checkCommand, checkRange } from "./validate.js";
+import { launchVm } from "./vm-launch.js";
+
+export interface RunOptions {
+  environment: string;
+  /** One shell command string, run by /bin/sh -c in the guest. */
+  command: string;
+  vcpuCount?: number;
+  memMib?: number;
+  timeoutSeconds?: number;
+  ttlSeconds?: number;
+  network?: boolean;
+  /** Streamed output; when given, the bytes are still captured (bounded) for the payload. */
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
+  onPullProgress?: ProgressListener;
+  /** Called once the VM is up, with the boot time and accelerator. */
+  onBooted?: (info: { bootMs: number; accelerator: string }) => void;
+  signal?: AbortSignal;
+}
+
+export interface RunPayload {
+  environment: string;
+  command: string;
+  stdout: string;
+  stderr: string;
+  stdout_truncated: boolean;
+  stderr_truncated: boolean;
+  exit_code: number;
+  timed_out: boolean;
+  signal: string | null;
+  duration_ms: number;
+  boot_ms: number;
+  execution_mode: "guest_agent";
+  accelerator: string;
+  vcpu_count: number;
+  mem_mib: number;
+  network: boolean;
+}
+
+/** Output kept per stream in the payload; streamed output is not limited. */
+export const MAX_CAPTURED_BYTES = 16 * 1024 * 1024;
+const HOST_GRACE_MS = 15_000;
+
+/** Collects a stream's bytes up to a bound and remembers whether it had to drop any. */
+export class BoundedCapture {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  truncated = false;
+
+  constructor(private readonly limit: number) {}
+
+  push(chunk: Buffer): void {
+    const room = this.limit - this.size;
+    if (room <= 0) {
+      this.truncated = true;
+      return;
+    }
+    const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    if (kept.length < chunk.length) this.truncated = true;
+    this.chunks.push(kept);
+    this.size += kept.length;
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString("utf8");
+  }
+}
+
+/**
+ * One-shot run: pull if needed, boot a fresh VM on a throwaway root overlay, run one command,
+ * tear everything down. The run directory and the VM are removed whatever happens: on success,
+ * error, timeout or cancellation.
+ */
+export async function runInVm(paths: PyroPaths, options: RunOptions): Promise<RunPayload> {
+  catalogEntry(options.environment);
+  const command = checkCommand(options.command);
+  const vcpuCount = checkRange("vcpuCount", options.vcpuCount ?? DEFAULTS.vcpuCount);
+  const memMib = checkRange("memMib", options.memMib ?? DEFAULTS.memMib);
+  const timeoutSeconds = checkRange(
+    "timeoutSeconds",
+    options.timeoutSeconds ?? DEFAULTS.timeoutSeconds,
+  );
+  const ttlSeconds = checkRange("ttlSeconds", options.ttlSeconds ?? DEFAULTS.ttlSeconds);
+  const network = options.network ?? false;
+
+  await sweepAbandonedRuns(paths);
+  const environment = await ensureEnvironment(paths, options.environment, options.onPullProgress);
+  const runDir = path.join(runsDir(paths), randomBytes(6).toString("hex"));
+  await fs.mkdir(runDir, { recursive: true });
+  await fs.writeFile(path.join(runDir, "owner"), String(process.pid));
+  let kill: (() => Promise<void>) | undefined;
+  try {
+    const launched = await launchVm(paths, {
+      environment,
+      runDir,
+      vcpuCount,
+      memMib,
+      network,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    const { vm } = launched;
+    kill = vm.kill;
+    options.onBooted?.({ bootMs: launched.bootMs, accelerator: launched.accelerator.accelerator });
+
+    const stdout = new BoundedCapture(MAX_CAPTURED_BYTES);
+    const stderr = new BoundedCapture(MAX_CAPTURED_BYTES);
+    const started = performance.now();
+    const handle = vm.agent.exec(
+      { argv: ["/bin/sh", "-c", command], cwd: "/root", timeoutMs: timeoutSeconds * 1000 },
+      {
+        onStdout: (chunk) => {
+          stdout.push(chunk);
+          options.onStdout?.(chunk);
+        },
+        onStderr: (chunk) => {
+          stderr.push(chunk);
+          options.onStderr?.(chunk);
+        },
+      },
+    );
+    // The agent enforces the timeout; the host backs it up in case the guest stops answering,
+    // and the TTL bounds the VM's whole life.
+    const hostDeadline = Math.min(timeoutSeconds * 1000 + HOST_GRACE_MS, ttlSeconds * 1000);
+    const result = await raceDeadline(handle.result, hostDeadline, options.signal, vm.exited);
+    const durationMs = Math.round(performance.now() - started);
+    return {
+      environment: options.environment,
+      command,
+      stdout: stdout.text(),
+      stderr: stderr.text(),
+      stdout_truncated: stdout.truncated,
+      stderr_truncated: stderr.truncated,
+      exit_code: result.exitCode,
+      timed_out: result.timedOut,
+      signal: result.signal,
+      duration_ms: durationMs,
+      boot_ms: launched.bootMs,
+      execution_mode: "guest_agent",
+      accelerator: launched.accelerator.accelerator,
+      vcpu_count: vcpuCount,
+      mem_mib: memMib,
+      network,
+    };
+  } finally {
+    await kill?.();
+    await fs.rm(runDir, { recursive: true, force: true });
+  }
+}
+
+type ExecOutcome = { exitCode: number; timedOut: boolean; signal: string | null };
+
+function raceDeadline(
+  result: Promise<ExecOutcome>,
+  deadlineMs: number,
+  signal: AbortSignal | undefined,
+  exited: Promise<unknown>,
+): Promise<ExecOutcome> {
+  return new Promise<ExecOutcome>((resolve, reject) => {
+    const timer = setTimeout(
+      () => resolve({ exitCode: TIMEOUT_EXIT_CODE, timedOut: true, signal: null }),
+      deadlineMs,
+    );
+    const onAbort = () => reject(new PyroError("CANCELLED", "the run was cancelled"));
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    };
+    void exited.then(() =>
+      setTimeout(() => {
+        done();
+        reject(
+          new PyroError("VM_CRASHED", "the VM stopped before the command finished", {
+            hint: "Check the guest log; the command may have powered off or crashed the guest.",
+          }),
+        );
+      }, 200),
+    );
+    result.then(
+      (value) => {
+        done();
+        resolve(value);
+      },
+      (error: unknown) => {
+        done();
+        reject(error);
+      },
+    );
+  });
+}
+
+/** Remove run directories whose owning process is gone (a CLI killed with SIGKILL, say). */
+export async function sweepAbandonedRuns(paths: PyroPaths): Promise<void> {
+  const dir = runsDir(paths);
+  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+    const owner = Number.parseInt(
+      await fs.readFile(path.join(dir, name, "owner"), "utf8").catch(() => ""),
+      10,
+    );
+    let alive = false;
+    if (Number.isNaN(owner)) {
+      // A directory being set up has no owner file for a moment; only old ones are abandoned.
+      const stat = await fs.stat(path.join(dir, name)).catch(() => undefined);
+      alive = stat !== undefined && Date.now() - stat.mtimeMs < 60_000;
+    } else if (owner > 0) {
+      try {
+        process.kill(owner, 0);
+        alive = true;
+      } catch {
+        alive = false;
+      }
+    }
+    if (!alive) await fs.rm(path.join(dir, name), { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,16 @@
+export { Pyro, type PyroOptions, type RunInVmOptions } from "./sdk/pyro.js";
+export { createServer } from "./mcp/server.js";
+export { WorkspaceManager, type ManagerOptions } from "./core/manager.js";
+export { PyroError, type ErrorCode, type PyroErrorPayload } from "./core/errors.js";
+export type { DoctorPayload } from "./core/doctor.js";
+export type {
+  EnvironmentInspectPayload,
+  EnvironmentListPayload,
+  EnvironmentPrunePayload,
+  EnvironmentPullPayload,
+  EnvironmentSummary,
+} from "./core/environments.js";
+export type { RunPayload } from "./core/run.js";
+export type { PullProgress, PullPhase } from "./environments/build.js";
+export { CLI_COMMANDS, SDK_METHODS, MCP_TOOLS, DEFAULTS, LIMITS } from "./contract.js";
+export { VERSION } from "./version.js";

@@ -1,0 +1,285 @@
+import type { Duplex } from "node:stream";
+import { PyroError } from "../core/errors.js";
+import { encodeFrame, FrameDecoder, ProtocolError, type Frame } from "./frame.js";
+import {
+  AGENT_VERSION,
+  MAX_CHUNK_BYTES,
+  MESSAGE_TYPES as T,
+  PROTOCOL_VERSION,
+  TIMEOUT_EXIT_CODE,
+  type SignalName,
+} from "./messages.js";
+
+/** What the host asks the agent to run. */
+export interface ExecRequest {
+  argv: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  timeoutMs?: number;
+  stdin?: boolean;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  signal: string | null;
+  timedOut: boolean;
+  /** Duration measured by the agent inside the guest. */
+  guestDurationMs: number;
+}
+
+export interface ExecHandlers {
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
+}
+
+export interface ExecHandle {
+  result: Promise<ExecResult>;
+  writeStdin(data: Buffer): void;
+  endStdin(): void;
+  signal(name: SignalName): void;
+}
+
+export interface AgentHello {
+  protocol: number;
+  agentVersion: string;
+  capabilities: string[];
+}
+
+interface PendingChannel {
+  onFrame(frame: Frame): void;
+  onClose(error: Error): void;
+}
+
+/**
+ * The host end of one agent connection: a handshake, then any number of concurrent requests,
+ * each on its own channel. Every frame from the guest is validated; a frame that breaks the
+ * protocol ends the connection with a typed error instead of being trusted.
+ */
+export class AgentConnection {
+  private readonly decoder = new FrameDecoder();
+  private readonly channels = new Map<number, PendingChannel>();
+  private nextChannel = 1;
+  private closedWith: Error | undefined;
+  private helloWaiter: ((frame: Frame) => void) | undefined;
+  private readonly closeListeners: ((error: Error) => void)[] = [];
+
+  private constructor(private readonly stream: Duplex) {
+    stream.on("data", (data: Buffer) => this.onData(data));
+    stream.on("error", (error) => this.fail(new PyroError("VM_CRASHED", error.message)));
+    stream.on("close", () =>
+      this.fail(
+        new PyroError("VM_CRASHED", "the guest agent connection closed", {
+          hint: "The VM stopped or crashed; check the guest log.",
+        }),
+      ),
+    );
+  }
+
+  /** Send our hello and wait for the agent's; the agent speaks only after the host. */
+  static async open(stream: Duplex, timeoutMs: number): Promise<[AgentConnection, AgentHello]> {
+    const connection = new AgentConnection(stream);
+    const hello = await connection.handshake(timeoutMs);
+    return [connection, hello];
+  }
+
+  get closed(): boolean {
+    return this.closedWith !== undefined;
+  }
+
+  onClose(listener: (error: Error) => void): void {
+    this.closeListeners.push(listener);
+  }
+
+  private handshake(timeoutMs: number): Promise<AgentHello> {
+    return new Promise<AgentHello>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new PyroError("VM_BOOT_TIMEOUT", `guest agent did not answer within ${timeoutMs} ms`),
+        );
+      }, timeoutMs);
+      this.onClose((error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+      this.helloWaiter = (frame) => {
+        clearTimeout(timer);
+        const header = frame.header;
+        if (header.type === T.ERROR || header.protocol !== PROTOCOL_VERSION) {
+          reject(
+            new PyroError(
+              "PROTOCOL_ERROR",
+              `guest agent speaks protocol ${String(header.protocol)}, host speaks ${PROTOCOL_VERSION}`,
+              { hint: "Rebuild the agent with `make build` so host and guest match." },
+            ),
+          );
+          return;
+        }
+        resolve({
+          protocol: PROTOCOL_VERSION,
+          agentVersion: typeof header.agent_version === "string" ? header.agent_version : "unknown",
+          capabilities: Array.isArray(header.capabilities)
+            ? header.capabilities.filter((c): c is string => typeof c === "string")
+            : [],
+        });
+      };
+      this.send(0, { type: T.HELLO, protocol: PROTOCOL_VERSION, host_version: AGENT_VERSION });
+    });
+  }
+
+  exec(request: ExecRequest, handlers: ExecHandlers = {}): ExecHandle {
+    const channel = this.allocateChannel();
+    const result = new Promise<ExecResult>((resolve, reject) => {
+      if (this.closedWith) return reject(this.closedWith);
+      this.channels.set(channel, {
+        onFrame: (frame) => {
+          const h = frame.header;
+          switch (h.type) {
+            case T.STARTED:
+              return;
+            case T.STDOUT:
+              handlers.onStdout?.(frame.payload);
+              return;
+            case T.STDERR:
+              handlers.onStderr?.(frame.payload);
+              return;
+            case T.EXIT: {
+              const exit = parseExit(h); // throws on a lying frame, failing this channel too
+              this.channels.delete(channel);
+              resolve(exit);
+              return;
+            }
+            case T.ERROR:
+              this.channels.delete(channel);
+              reject(guestError(h));
+              return;
+            default:
+              this.fail(new ProtocolError(`unexpected ${h.type} frame on an exec channel`));
+          }
+        },
+        onClose: reject,
+      });
+    });
+    this.send(channel, {
+      type: T.EXEC,
+      argv: request.argv,
+      env: request.env ?? {},
+      cwd: request.cwd ?? "/",
+      timeout_ms: request.timeoutMs ?? 0,
+      stdin: request.stdin ?? false,
+    });
+    return {
+      result,
+      writeStdin: (data) => {
+        for (let offset = 0; offset < data.length; offset += MAX_CHUNK_BYTES) {
+          this.send(channel, { type: T.STDIN }, data.subarray(offset, offset + MAX_CHUNK_BYTES));
+        }
+      },
+      endStdin: () => this.send(channel, { type: T.STDIN_EOF }),
+      signal: (name) => this.send(channel, { type: T.SIGNAL, signal: name }),
+    };
+  }
+
+  /** Ask the agent to sync and power the VM off. */
+  shutdown(): void {
+    this.send(0, { type: T.SHUTDOWN });
+  }
+
+  close(): void {
+    this.stream.destroy();
+  }
+
+  private allocateChannel(): number {
+    const channel = this.nextChannel;
+    this.nextChannel = this.nextChannel >= 0xfffffff0 ? 1 : this.nextChannel + 1;
+    return channel;
+  }
+
+  private send(channel: number, header: Record<string, unknown>, payload?: Buffer): void {
+    if (this.closedWith) return;
+    this.stream.write(encodeFrame(channel, header, payload));
+  }
+
+  private onData(data: Buffer): void {
+    let frames: Frame[];
+    try {
+      frames = this.decoder.push(data);
+    } catch (error) {
+      this.fail(error as Error);
+      return;
+    }
+    for (const frame of frames) {
+      if (this.closedWith) return;
+      try {
+        this.dispatch(frame);
+      } catch (error) {
+        this.fail(error as Error);
+      }
+    }
+  }
+
+  private dispatch(frame: Frame): void {
+    if (frame.channel === 0) {
+      if (frame.header.type === T.HELLO || frame.header.type === T.ERROR) {
+        const waiter = this.helloWaiter;
+        this.helloWaiter = undefined;
+        if (waiter) return waiter(frame);
+      }
+      if (frame.header.type === T.PONG) return;
+      this.fail(new ProtocolError(`unexpected ${frame.header.type} frame on the control channel`));
+      return;
+    }
+    const pending = this.channels.get(frame.channel);
+    if (!pending) {
+      this.fail(new ProtocolError(`frame on unknown channel ${frame.channel}`));
+      return;
+    }
+    pending.onFrame(frame);
+  }
+
+  private fail(error: Error): void {
+    if (this.closedWith) return;
+    const typed =
+      error instanceof ProtocolError
+        ? new PyroError("PROTOCOL_ERROR", `guest agent broke the protocol: ${error.message}`, {
+            hint: "The guest sent data the host refuses to trust; reset or recreate the VM.",
+          })
+        : error;
+    this.closedWith = typed;
+    for (const pending of this.channels.values()) pending.onClose(typed);
+    this.channels.clear();
+    for (const listener of this.closeListeners) listener(typed);
+    this.stream.destroy();
+  }
+}
+
+function parseExit(header: Frame["header"]): ExecResult {
+  const exitCode = header.exit_code;
+  if (
+    typeof exitCode !== "number" ||
+    !Number.isInteger(exitCode) ||
+    exitCode < 0 ||
+    exitCode > 255
+  ) {
+    throw new ProtocolError("exit frame without a valid exit_code");
+  }
+  const timedOut = header.timed_out === true;
+  return {
+    exitCode: timedOut ? TIMEOUT_EXIT_CODE : exitCode,
+    signal: typeof header.signal === "string" ? header.signal : null,
+    timedOut,
+    guestDurationMs: typeof header.duration_ms === "number" ? header.duration_ms : 0,
+  };
+}
+
+function guestError(header: Frame["header"]): PyroError {
+  const code = typeof header.code === "string" ? header.code.slice(0, 64) : "UNKNOWN";
+  const message = typeof header.message === "string" ? header.message.slice(0, 2000) : "";
+  const hint =
+    code === "BAD_CWD"
+      ? "Pass a working directory that exists in the guest."
+      : "Check the command and its arguments.";
+  return new PyroError("GUEST_ERROR", `guest agent refused the request (${code}): ${message}`, {
+    hint,
+    details: { guest_code: code },
+  });
+}

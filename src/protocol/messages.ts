@@ -1,0 +1,36 @@
+/**
+ * The one message table of the host <-> guest agent protocol (docs/protocol.md). The C header
+ * guest/agent/protocol.h is generated from this file by scripts/gen-protocol-header.ts; a test
+ * fails when the checked-in header drifts.
+ */
+export const PROTOCOL_VERSION = 1;
+export const AGENT_VERSION = "2.8.0";
+export const MAX_HEADER_BYTES = 65_536;
+export const MAX_CHUNK_BYTES = 65_536;
+/** Largest frame body: a full header plus 1 MiB of payload. */
+export const MAX_FRAME_BYTES = 1_048_576 + MAX_HEADER_BYTES;
+export const AGENT_PORT_NAME = "org.pyro.agent.0";
+
+export const MESSAGE_TYPES = {
+  HELLO: "hello",
+  PING: "ping",
+  PONG: "pong",
+  SHUTDOWN: "shutdown",
+  EXEC: "exec",
+  STARTED: "started",
+  STDOUT: "stdout",
+  STDERR: "stderr",
+  STDIN: "stdin",
+  STDIN_EOF: "stdin_eof",
+  SIGNAL: "signal",
+  EXIT: "exit",
+  ERROR: "error",
+} as const;
+
+export type MessageType = (typeof MESSAGE_TYPES)[keyof typeof MESSAGE_TYPES];
+
+export const SIGNAL_NAMES = ["HUP", "INT", "TERM", "KILL"] as const;
+export type SignalName = (typeof SIGNAL_NAMES)[number];
+
+/** Exit status reported for a command killed because it outlived its timeout (as timeout(1)). */
+export const TIMEOUT_EXIT_CODE = 124;

@@ -1,0 +1,75 @@
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { describe, expect, it } from "vitest";
+import { Pyro } from "../../src/index.js";
+import { CLI } from "../support/paths.js";
+import { qemuProcesses } from "../support/cli.js";
+
+describe("SDK and MCP", () => {
+  it("sdk: runInVm returns the same payload as run --json", async () => {
+    const pyro = new Pyro();
+    let streamed = "";
+    const result = await pyro.runInVm({
+      environment: "debian:12",
+      command: "git --version && echo $((6*7))",
+      onStdout: (chunk) => (streamed += chunk.toString()),
+    });
+    expect(result.exit_code).toBe(0);
+    expect(result.stdout).toMatch(/^git version 2\.39\.\d+\n42\n$/);
+    expect(streamed).toBe(result.stdout);
+    expect(result.execution_mode).toBe("guest_agent");
+  });
+
+  it("sdk: bad input is a typed error with a hint", async () => {
+    const pyro = new Pyro();
+    await expect(pyro.runInVm({ environment: "debian:12", command: "true", vcpuCount: 0 })).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+    });
+    await expect(pyro.runInVm({ environment: "ubuntu:24.04", command: "true" })).rejects.toMatchObject({
+      code: "UNKNOWN_ENVIRONMENT",
+      hint: expect.stringContaining("debian:12"),
+    });
+  });
+
+  it("mcp: pyro mcp serve answers vm_run over stdio to the official client", async () => {
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, "mcp", "serve"],
+      env: { ...(process.env as Record<string, string>) },
+      stderr: "pipe",
+    });
+    const client = new Client({ name: "pyro-test", version: "1.0.0" });
+    await client.connect(transport);
+    try {
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(["vm_run", "vm_list_environments"]));
+
+      const envs = await client.callTool({ name: "vm_list_environments", arguments: {} });
+      const list = envs.structuredContent as { environments: { name: string; installed: boolean }[] };
+      expect(list.environments.find((e) => e.name === "debian:12")?.installed).toBe(true);
+
+      const run = await client.callTool({
+        name: "vm_run",
+        arguments: { environment: "debian:12", command: "git --version; exit 3" },
+      });
+      expect(run.isError).toBeFalsy();
+      const payload = run.structuredContent as { stdout: string; exit_code: number };
+      expect(payload.exit_code).toBe(3);
+      expect(payload.stdout).toMatch(/^git version 2\.39\./);
+
+      const bad = await client.callTool({
+        name: "vm_run",
+        arguments: { environment: "nope:1", command: "true" },
+      });
+      expect(bad.isError).toBe(true);
+      expect(JSON.stringify(bad.content)).toContain("UNKNOWN_ENVIRONMENT");
+
+      // The server survives a failed call.
+      const again = await client.callTool({ name: "vm_list_environments", arguments: {} });
+      expect(again.isError).toBeFalsy();
+    } finally {
+      await client.close();
+    }
+    expect(qemuProcesses(process.env.PYRO_STATE_DIR as string)).toEqual([]);
+  });
+});

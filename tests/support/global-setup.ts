@@ -1,0 +1,24 @@
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { WorkspaceManager } from "../../src/core/manager.js";
+import { REPO_ROOT } from "./paths.js";
+
+/**
+ * Runs once before the suite: the CLI tests run the built CLI, so the build must exist, and the
+ * guest-backed tests need debian:12 installed (pulled here if missing). State goes to a private
+ * directory so tests never see a developer's workspaces; the environment cache is shared.
+ */
+export default async function setup(): Promise<() => void> {
+  for (const file of ["dist/src/cli/main.js", "build/agent/pyro-agent"]) {
+    if (!existsSync(path.join(REPO_ROOT, file))) {
+      throw new Error(
+        `${file} is missing: run \`make build\` (or \`make check\`, which builds first)`,
+      );
+    }
+  }
+  const stateDir = mkdtempSync(path.join(os.tmpdir(), "pyro-test-"));
+  process.env.PYRO_STATE_DIR = stateDir;
+  await new WorkspaceManager().pullEnvironment("debian:12");
+  return () => rmSync(stateDir, { recursive: true, force: true });
+}

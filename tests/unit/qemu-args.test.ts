@@ -1,0 +1,79 @@
+import { describe, expect, it } from "vitest";
+import type { VmPlan } from "../../src/runtime/driver.js";
+import { buildQemuArgs, kernelCommandLine } from "../../src/runtime/qemu/args.js";
+
+const plan: VmPlan = {
+  runDir: "/state/runs/abc",
+  kernelPath: "/env/vmlinuz",
+  initramfsPath: "/boot/initramfs.cpio.gz",
+  vcpuCount: 2,
+  memMib: 512,
+  accelerator: "tcg",
+  network: false,
+  rootDisk: {
+    serial: "pyro-root",
+    path: "/state/runs/abc/root.qcow2",
+    format: "qcow2",
+    readOnly: false,
+  },
+};
+
+const valueAfter = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
+
+describe("qemu command line", () => {
+  it("qemu args: microvm with ACPI, no defaults, direct kernel boot", () => {
+    const args = buildQemuArgs(plan);
+    expect(valueAfter(args, "-M")).toBe("microvm,acpi=on");
+    expect(args).toContain("-nodefaults");
+    expect(args).toContain("-no-reboot");
+    expect(valueAfter(args, "-kernel")).toBe("/env/vmlinuz");
+    expect(valueAfter(args, "-initrd")).toBe("/boot/initramfs.cpio.gz");
+    expect(valueAfter(args, "-smp")).toBe("2");
+    expect(valueAfter(args, "-m")).toBe("512M");
+  });
+
+  it("qemu args: TCG uses multi-threaded translation; KVM uses the host CPU", () => {
+    expect(valueAfter(buildQemuArgs(plan), "-accel")).toBe("tcg,thread=multi");
+    const kvm = buildQemuArgs({ ...plan, accelerator: "kvm" });
+    expect(valueAfter(kvm, "-accel")).toBe("kvm");
+    expect(valueAfter(kvm, "-cpu")).toBe("host");
+  });
+
+  it("qemu args: the agent port is a named virtio-serial port on a Unix socket", () => {
+    const args = buildQemuArgs(plan);
+    expect(args).toContain("socket,id=agent,path=/state/runs/abc/agent.sock,server=on,wait=off");
+    expect(args).toContain("virtserialport,chardev=agent,name=org.pyro.agent.0");
+    expect(valueAfter(args, "-serial")).toBe("file:/state/runs/abc/serial.log");
+  });
+
+  it("qemu args: disks are found by serial; read-only disks are marked so", () => {
+    const args = buildQemuArgs({
+      ...plan,
+      baselineDisk: {
+        serial: "pyro-baseline",
+        path: "/w/baseline.ext4",
+        format: "raw",
+        readOnly: true,
+      },
+    });
+    expect(args).toContain("id=pyro-root,file=/state/runs/abc/root.qcow2,format=qcow2,if=none");
+    expect(args).toContain(
+      "id=pyro-baseline,file=/w/baseline.ext4,format=raw,if=none,read-only=on",
+    );
+    expect(args).toContain("virtio-blk-device,drive=pyro-baseline,serial=pyro-baseline");
+  });
+
+  it("qemu args: network is off unless asked for, then user-mode only", () => {
+    expect(buildQemuArgs(plan).join(" ")).not.toContain("netdev");
+    const args = buildQemuArgs({ ...plan, network: true });
+    expect(valueAfter(args, "-netdev")).toBe("user,id=net0");
+    expect(kernelCommandLine({ ...plan, network: true })).toContain("pyro.net=1");
+  });
+
+  it("qemu args: the console stays quiet and names the root disk", () => {
+    const line = kernelCommandLine(plan);
+    expect(line.split(" ")).toEqual(
+      expect.arrayContaining(["quiet", "console=ttyS0", "pyro.root=pyro-root"]),
+    );
+  });
+});
