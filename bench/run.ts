@@ -19,6 +19,7 @@ import { buildQemuArgs } from "../src/runtime/qemu/args.js";
 import { chooseAccelerator } from "../src/runtime/qemu/accel.js";
 import { qemuVersion } from "../src/runtime/host-tools.js";
 import { spawnQemu } from "../src/runtime/qemu/vm.js";
+import { AgentConnection } from "../src/protocol/client.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = path.join(ROOT, "dist", "src", "cli", "main.js");
@@ -117,13 +118,14 @@ async function main(): Promise<void> {
     memMib: 1024,
     network: false,
   });
+  const agent = AgentConnection.attach(vm.socket);
   let qemuRssMib = 0;
   const roundTrips: number[] = [];
   const inGuest: number[] = [];
   try {
     for (let i = 0; i < EXECS + 2; i += 1) {
       const start = performance.now();
-      const result = await vm.agent.exec({ argv: ["/bin/true"] }).result;
+      const result = await agent.exec({ argv: ["/bin/true"] }).result;
       const elapsed = performance.now() - start;
       if (i < 2) continue; // warm-up: first execs page the binary in
       roundTrips.push(elapsed);

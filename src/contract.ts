@@ -28,6 +28,18 @@ export const CLI_COMMANDS: readonly CliCommandContract[] = [
       "--json",
     ],
   },
+  {
+    path: ["workspace", "create"],
+    flags: ["--vcpu-count", "--mem-mib", "--ttl-seconds", "--network", "--seed-path", "--json"],
+  },
+  { path: ["workspace", "exec"], flags: ["--timeout-seconds", "--json"] },
+  { path: ["workspace", "status"], flags: ["--json"] },
+  { path: ["workspace", "logs"], flags: ["--json"] },
+  { path: ["workspace", "list"], flags: ["--json"] },
+  { path: ["workspace", "delete"], flags: ["--json"] },
+  { path: ["workspace", "sync", "push"], flags: ["--dest", "--json"] },
+  { path: ["workspace", "export"], flags: ["--output", "--overwrite", "--json"] },
+  { path: ["workspace", "diff"], flags: ["--json"] },
 ];
 
 export const SDK_METHODS = [
@@ -38,9 +50,30 @@ export const SDK_METHODS = [
   "pruneEnvironments",
   "runInVm",
   "createServer",
+  "createWorkspace",
+  "statusWorkspace",
+  "listWorkspaces",
+  "execWorkspace",
+  "logsWorkspace",
+  "deleteWorkspace",
+  "pushWorkspaceSync",
+  "exportWorkspace",
+  "diffWorkspace",
 ] as const;
 
-export const MCP_TOOLS = ["vm_run", "vm_list_environments"] as const;
+export const MCP_TOOLS = [
+  "vm_run",
+  "vm_list_environments",
+  "workspace_create",
+  "workspace_status",
+  "workspace_list",
+  "workspace_exec",
+  "workspace_logs",
+  "workspace_delete",
+  "workspace_sync_push",
+  "workspace_export",
+  "workspace_diff",
+] as const;
 
 export type SdkMethod = (typeof SDK_METHODS)[number];
 export type McpTool = (typeof MCP_TOOLS)[number];

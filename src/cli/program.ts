@@ -4,6 +4,7 @@ import { registerDoctor } from "./commands/doctor.js";
 import { registerEnv } from "./commands/env.js";
 import { registerMcp } from "./commands/mcp.js";
 import { registerRun } from "./commands/run.js";
+import { registerWorkspace } from "./commands/workspace.js";
 import { createContext, type CliContext } from "./context.js";
 
 const FIRST_PATH = `
@@ -25,6 +26,7 @@ export function buildProgram(ctx: CliContext = createContext()): Command {
   registerDoctor(program, ctx);
   registerEnv(program, ctx);
   registerRun(program, ctx);
+  registerWorkspace(program, ctx);
   registerMcp(program, ctx);
   return program;
 }

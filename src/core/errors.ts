@@ -17,6 +17,15 @@ export type ErrorCode =
   | "GUEST_ERROR"
   | "CANCELLED"
   | "LOCK_TIMEOUT"
+  | "WORKSPACE_NOT_FOUND"
+  | "WORKSPACE_CORRUPT"
+  | "WORKSPACE_NOT_RUNNING"
+  | "UNSAFE_PATH"
+  | "UNSAFE_ARCHIVE"
+  | "SEED_NOT_FOUND"
+  | "OUTPUT_EXISTS"
+  | "EXPORT_FAILED"
+  | "BASELINE_MISSING"
   | "INTERNAL";
 
 export interface PyroErrorPayload {

@@ -12,6 +12,26 @@ import {
 } from "./environments.js";
 import { resolvePaths, type PyroPaths } from "./paths.js";
 import { runInVm, type RunOptions, type RunPayload } from "./run.js";
+import { diffWorkspace, type DiffPayload } from "./workspace/diff.js";
+import {
+  execWorkspace,
+  logsWorkspace,
+  type ExecWorkspaceOptions,
+  type ExecWorkspacePayload,
+  type LogsPayload,
+} from "./workspace/exec.js";
+import { exportWorkspace, type ExportPayload } from "./workspace/export.js";
+import {
+  createWorkspace,
+  deleteWorkspace,
+  listWorkspaces,
+  statusWorkspace,
+  type CreateWorkspaceOptions,
+  type DeletePayload,
+  type WorkspaceListPayload,
+} from "./workspace/lifecycle.js";
+import type { WorkspaceRecord } from "./workspace/record.js";
+import { pushWorkspaceSync, type SyncPushPayload } from "./workspace/sync.js";
 
 export interface ManagerOptions {
   /** Root for all state and caches (default: $PYRO_HOME, else the XDG directories). */
@@ -51,5 +71,49 @@ export class WorkspaceManager {
 
   runInVm(options: RunOptions): Promise<RunPayload> {
     return runInVm(this.paths, options);
+  }
+
+  createWorkspace(options: CreateWorkspaceOptions): Promise<WorkspaceRecord> {
+    return createWorkspace(this.paths, options);
+  }
+
+  statusWorkspace(workspaceId: string): Promise<WorkspaceRecord> {
+    return statusWorkspace(this.paths, workspaceId);
+  }
+
+  listWorkspaces(): Promise<WorkspaceListPayload> {
+    return listWorkspaces(this.paths);
+  }
+
+  execWorkspace(workspaceId: string, options: ExecWorkspaceOptions): Promise<ExecWorkspacePayload> {
+    return execWorkspace(this.paths, workspaceId, options);
+  }
+
+  logsWorkspace(workspaceId: string): Promise<LogsPayload> {
+    return logsWorkspace(this.paths, workspaceId);
+  }
+
+  deleteWorkspace(workspaceId: string): Promise<DeletePayload> {
+    return deleteWorkspace(this.paths, workspaceId);
+  }
+
+  pushWorkspaceSync(
+    workspaceId: string,
+    sourcePath: string,
+    options: { dest?: string } = {},
+  ): Promise<SyncPushPayload> {
+    return pushWorkspaceSync(this.paths, workspaceId, sourcePath, options);
+  }
+
+  exportWorkspace(
+    workspaceId: string,
+    path: string,
+    options: { outputPath: string; overwrite?: boolean },
+  ): Promise<ExportPayload> {
+    return exportWorkspace(this.paths, workspaceId, path, options);
+  }
+
+  diffWorkspace(workspaceId: string): Promise<DiffPayload> {
+    return diffWorkspace(this.paths, workspaceId);
   }
 }

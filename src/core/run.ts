@@ -4,6 +4,7 @@ import path from "node:path";
 import { DEFAULTS } from "../contract.js";
 import type { ProgressListener } from "../environments/build.js";
 import { catalogEntry } from "../environments/catalog.js";
+import { AgentConnection } from "../protocol/client.js";
 import { TIMEOUT_EXIT_CODE } from "../protocol/messages.js";
 import { ensureEnvironment } from "./environments.js";
 import { PyroError } from "./errors.js";
@@ -111,12 +112,13 @@ export async function runInVm(paths: PyroPaths, options: RunOptions): Promise<Ru
     });
     const { vm } = launched;
     kill = vm.kill;
+    const agent = AgentConnection.attach(vm.socket);
     options.onBooted?.({ bootMs: launched.bootMs, accelerator: launched.accelerator.accelerator });
 
     const stdout = new BoundedCapture(MAX_CAPTURED_BYTES);
     const stderr = new BoundedCapture(MAX_CAPTURED_BYTES);
     const started = performance.now();
-    const handle = vm.agent.exec(
+    const handle = agent.exec(
       { argv: ["/bin/sh", "-c", command], cwd: "/root", timeoutMs: timeoutSeconds * 1000 },
       {
         onStdout: (chunk) => {

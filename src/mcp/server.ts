@@ -65,6 +65,119 @@ export function createServer(manager: WorkspaceManager): McpServer {
     () => manager.listEnvironments(),
   );
 
+  const workspaceId = z.string().describe("Workspace id, as returned by workspace_create.");
+
+  tool(
+    "workspace_create",
+    "Create and start a persistent workspace: a microVM with /workspace seeded from a host directory or .tar/.tar.gz/.tgz archive, and an immutable create-time baseline for diff.",
+    {
+      environment: z.string().describe("Environment name, e.g. debian:12."),
+      vcpu_count: z.number().int().optional().describe("Virtual CPUs (default 1)."),
+      mem_mib: z.number().int().optional().describe("Memory in MiB (default 1024)."),
+      ttl_seconds: z
+        .number()
+        .int()
+        .optional()
+        .describe("Seconds until the workspace expires and is removed (default 600)."),
+      network: z.boolean().optional().describe("User-mode network egress (default off)."),
+      seed_path: z
+        .string()
+        .optional()
+        .describe("Host directory or tar archive to seed /workspace from."),
+    },
+    (args) =>
+      manager.createWorkspace({
+        environment: args.environment,
+        ...(args.vcpu_count !== undefined ? { vcpuCount: args.vcpu_count } : {}),
+        ...(args.mem_mib !== undefined ? { memMib: args.mem_mib } : {}),
+        ...(args.ttl_seconds !== undefined ? { ttlSeconds: args.ttl_seconds } : {}),
+        ...(args.network !== undefined ? { network: args.network } : {}),
+        ...(args.seed_path !== undefined ? { seedPath: args.seed_path } : {}),
+      }),
+  );
+
+  tool(
+    "workspace_status",
+    "Return one workspace's record: state, resources, seed, command count, reset count, expiry and last error.",
+    { workspace_id: workspaceId },
+    (args) => manager.statusWorkspace(args.workspace_id),
+  );
+
+  tool(
+    "workspace_list",
+    "List workspaces with their environment, state, creation and expiry times.",
+    {},
+    () => manager.listWorkspaces(),
+  );
+
+  tool(
+    "workspace_exec",
+    "Run one shell command inside /workspace of a running workspace and return stdout, stderr and exit code. Recorded in the command journal.",
+    {
+      workspace_id: workspaceId,
+      command: z.string().describe("One shell command string, run with /bin/sh -c in /workspace."),
+      timeout_seconds: z.number().int().optional().describe("Command timeout (default 30)."),
+    },
+    (args) =>
+      manager.execWorkspace(args.workspace_id, {
+        command: args.command,
+        ...(args.timeout_seconds !== undefined ? { timeoutSeconds: args.timeout_seconds } : {}),
+      }),
+  );
+
+  tool(
+    "workspace_logs",
+    "Return the persisted command history (journal) of one workspace, in sequence order.",
+    { workspace_id: workspaceId },
+    (args) => manager.logsWorkspace(args.workspace_id),
+  );
+
+  tool(
+    "workspace_delete",
+    "Stop a workspace's VM and remove all of its state.",
+    { workspace_id: workspaceId },
+    (args) => manager.deleteWorkspace(args.workspace_id),
+  );
+
+  tool(
+    "workspace_sync_push",
+    "Copy a host directory or tar archive into a running workspace (dest resolves under /workspace). The baseline is unchanged, so workspace_diff shows the push.",
+    {
+      workspace_id: workspaceId,
+      source_path: z.string().describe("Host directory or .tar/.tar.gz/.tgz archive."),
+      dest: z.string().optional().describe("Destination under /workspace (default /workspace)."),
+    },
+    (args) =>
+      manager.pushWorkspaceSync(args.workspace_id, args.source_path, {
+        ...(args.dest !== undefined ? { dest: args.dest } : {}),
+      }),
+  );
+
+  tool(
+    "workspace_export",
+    "Export one file or directory from /workspace back to the host.",
+    {
+      workspace_id: workspaceId,
+      path: z.string().describe("Path under /workspace, e.g. src/note.txt."),
+      output_path: z
+        .string()
+        .describe("Host path to write; must not exist unless overwrite is true."),
+      overwrite: z.boolean().optional().describe("Replace an existing output (default false)."),
+    },
+    (args) =>
+      manager.exportWorkspace(args.workspace_id, args.path, {
+        outputPath: args.output_path,
+        ...(args.overwrite !== undefined ? { overwrite: args.overwrite } : {}),
+      }),
+  );
+
+  tool(
+    "workspace_diff",
+    "Compare /workspace with the immutable create-time baseline: added, modified, deleted and type-changed paths, with unified patches for text files.",
+    { workspace_id: workspaceId },
+    (args) => manager.diffWorkspace(args.workspace_id),
+  );
+
   return server;
 }
 

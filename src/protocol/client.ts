@@ -35,6 +35,8 @@ export interface ExecHandlers {
 export interface ExecHandle {
   result: Promise<ExecResult>;
   writeStdin(data: Buffer): void;
+  /** Like writeStdin, but resolves once the connection can take more (backpressure). */
+  writeStdinAsync(data: Buffer): Promise<void>;
   endStdin(): void;
   signal(name: SignalName): void;
 }
@@ -60,7 +62,6 @@ export class AgentConnection {
   private readonly channels = new Map<number, PendingChannel>();
   private nextChannel = 1;
   private closedWith: Error | undefined;
-  private helloWaiter: ((frame: Frame) => void) | undefined;
   private readonly closeListeners: ((error: Error) => void)[] = [];
 
   private constructor(private readonly stream: Duplex) {
@@ -75,11 +76,15 @@ export class AgentConnection {
     );
   }
 
-  /** Send our hello and wait for the agent's; the agent speaks only after the host. */
+  /** Send our hello, wait for the agent's, then use the stream for requests. */
   static async open(stream: Duplex, timeoutMs: number): Promise<[AgentConnection, AgentHello]> {
-    const connection = new AgentConnection(stream);
-    const hello = await connection.handshake(timeoutMs);
-    return [connection, hello];
+    const hello = await greet(stream, timeoutMs);
+    return [AgentConnection.attach(stream), hello];
+  }
+
+  /** Wrap a stream whose handshake is already done (see `greet`). */
+  static attach(stream: Duplex): AgentConnection {
+    return new AgentConnection(stream);
   }
 
   get closed(): boolean {
@@ -88,42 +93,6 @@ export class AgentConnection {
 
   onClose(listener: (error: Error) => void): void {
     this.closeListeners.push(listener);
-  }
-
-  private handshake(timeoutMs: number): Promise<AgentHello> {
-    return new Promise<AgentHello>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(
-          new PyroError("VM_BOOT_TIMEOUT", `guest agent did not answer within ${timeoutMs} ms`),
-        );
-      }, timeoutMs);
-      this.onClose((error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-      this.helloWaiter = (frame) => {
-        clearTimeout(timer);
-        const header = frame.header;
-        if (header.type === T.ERROR || header.protocol !== PROTOCOL_VERSION) {
-          reject(
-            new PyroError(
-              "PROTOCOL_ERROR",
-              `guest agent speaks protocol ${String(header.protocol)}, host speaks ${PROTOCOL_VERSION}`,
-              { hint: "Rebuild the agent with `make build` so host and guest match." },
-            ),
-          );
-          return;
-        }
-        resolve({
-          protocol: PROTOCOL_VERSION,
-          agentVersion: typeof header.agent_version === "string" ? header.agent_version : "unknown",
-          capabilities: Array.isArray(header.capabilities)
-            ? header.capabilities.filter((c): c is string => typeof c === "string")
-            : [],
-        });
-      };
-      this.send(0, { type: T.HELLO, protocol: PROTOCOL_VERSION, host_version: AGENT_VERSION });
-    });
   }
 
   exec(request: ExecRequest, handlers: ExecHandlers = {}): ExecHandle {
@@ -174,6 +143,22 @@ export class AgentConnection {
           this.send(channel, { type: T.STDIN }, data.subarray(offset, offset + MAX_CHUNK_BYTES));
         }
       },
+      writeStdinAsync: async (data) => {
+        for (let offset = 0; offset < data.length; offset += MAX_CHUNK_BYTES) {
+          this.send(channel, { type: T.STDIN }, data.subarray(offset, offset + MAX_CHUNK_BYTES));
+          if (this.stream.writableNeedDrain && !this.closedWith) {
+            await new Promise<void>((resolve) => {
+              const done = () => {
+                this.stream.off("drain", done);
+                this.stream.off("close", done);
+                resolve();
+              };
+              this.stream.on("drain", done);
+              this.stream.on("close", done);
+            });
+          }
+        }
+      },
       endStdin: () => this.send(channel, { type: T.STDIN_EOF }),
       signal: (name) => this.send(channel, { type: T.SIGNAL, signal: name }),
     };
@@ -219,11 +204,6 @@ export class AgentConnection {
 
   private dispatch(frame: Frame): void {
     if (frame.channel === 0) {
-      if (frame.header.type === T.HELLO || frame.header.type === T.ERROR) {
-        const waiter = this.helloWaiter;
-        this.helloWaiter = undefined;
-        if (waiter) return waiter(frame);
-      }
       if (frame.header.type === T.PONG) return;
       this.fail(new ProtocolError(`unexpected ${frame.header.type} frame on the control channel`));
       return;
@@ -250,6 +230,78 @@ export class AgentConnection {
     for (const listener of this.closeListeners) listener(typed);
     this.stream.destroy();
   }
+}
+
+/**
+ * The handshake: the host speaks first (virtio-serial drops what the guest writes while no host
+ * is connected), the agent answers with its protocol and version. Resolves with the agent's hello
+ * and leaves the stream with no listeners of its own.
+ */
+export function greet(stream: Duplex, timeoutMs: number): Promise<AgentHello> {
+  return new Promise<AgentHello>((resolve, reject) => {
+    const decoder = new FrameDecoder();
+    const finish = (error: Error | undefined, hello?: AgentHello) => {
+      clearTimeout(timer);
+      stream.off("data", onData);
+      stream.off("close", onClose);
+      stream.off("error", onClose);
+      if (error) reject(error);
+      else resolve(hello as AgentHello);
+    };
+    const timer = setTimeout(
+      () =>
+        finish(
+          new PyroError("VM_BOOT_TIMEOUT", `guest agent did not answer within ${timeoutMs} ms`),
+        ),
+      timeoutMs,
+    );
+    const onClose = () =>
+      finish(new PyroError("VM_CRASHED", "the agent connection closed during the handshake"));
+    const onData = (data: Buffer) => {
+      let frames: Frame[];
+      try {
+        frames = decoder.push(data);
+      } catch (error) {
+        return finish(
+          new PyroError(
+            "PROTOCOL_ERROR",
+            `guest agent broke the protocol: ${(error as Error).message}`,
+          ),
+        );
+      }
+      const frame = frames[0];
+      if (!frame) return;
+      const h = frame.header;
+      if (frame.channel !== 0 || (h.type !== T.HELLO && h.type !== T.ERROR)) {
+        return finish(
+          new PyroError("PROTOCOL_ERROR", `guest agent sent ${h.type} before its hello`),
+        );
+      }
+      if (h.type === T.ERROR || h.protocol !== PROTOCOL_VERSION) {
+        return finish(
+          new PyroError(
+            "PROTOCOL_ERROR",
+            `guest agent speaks protocol ${String(h.protocol)}, host speaks ${PROTOCOL_VERSION}`,
+            { hint: "Rebuild the agent with `make build` so host and guest match." },
+          ),
+        );
+      }
+      finish(undefined, {
+        protocol: PROTOCOL_VERSION,
+        agentVersion:
+          typeof h.agent_version === "string" ? h.agent_version.slice(0, 64) : "unknown",
+        capabilities: Array.isArray(h.capabilities)
+          ? h.capabilities.filter((c): c is string => typeof c === "string").slice(0, 64)
+          : [],
+      });
+    };
+    stream.on("data", onData);
+    stream.once("close", onClose);
+    stream.once("error", onClose);
+    stream.write(
+      encodeFrame(0, { type: T.HELLO, protocol: PROTOCOL_VERSION, host_version: AGENT_VERSION }),
+    );
+  });
 }
 
 function parseExit(header: Frame["header"]): ExecResult {

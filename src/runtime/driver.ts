@@ -1,4 +1,5 @@
-import type { AgentConnection, AgentHello } from "../protocol/client.js";
+import type { Socket } from "node:net";
+import type { AgentHello } from "../protocol/client.js";
 
 /**
  * The interface every VM driver implements. QEMU is the driver today (virtio-serial agent port,
@@ -37,7 +38,8 @@ export interface VmExit {
 
 export interface RunningVm {
   pid: number;
-  agent: AgentConnection;
+  /** The agent stream, handshake done; wrap it with AgentConnection.attach or a multiplexer. */
+  socket: Socket;
   hello: AgentHello;
   serialLogPath: string;
   /** Resolves when the VM process is gone. */

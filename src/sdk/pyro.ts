@@ -10,6 +10,16 @@ import type {
 import type { RunOptions, RunPayload } from "../core/run.js";
 import type { ProgressListener } from "../environments/build.js";
 import { createServer } from "../mcp/server.js";
+import type { DiffPayload } from "../core/workspace/diff.js";
+import type { ExecWorkspacePayload, LogsPayload } from "../core/workspace/exec.js";
+import type { ExportPayload } from "../core/workspace/export.js";
+import type {
+  CreateWorkspaceOptions,
+  DeletePayload,
+  WorkspaceListPayload,
+} from "../core/workspace/lifecycle.js";
+import type { WorkspaceRecord } from "../core/workspace/record.js";
+import type { SyncPushPayload } from "../core/workspace/sync.js";
 
 export type PyroOptions = ManagerOptions;
 export type RunInVmOptions = RunOptions;
@@ -53,6 +63,63 @@ export class Pyro {
 
   runInVm(options: RunInVmOptions): Promise<RunPayload> {
     return this.manager.runInVm(options);
+  }
+
+  /** Create and start a persistent workspace, optionally seeded from a directory or archive. */
+  createWorkspace(options: CreateWorkspaceOptions): Promise<WorkspaceRecord> {
+    return this.manager.createWorkspace(options);
+  }
+
+  statusWorkspace(workspaceId: string): Promise<WorkspaceRecord> {
+    return this.manager.statusWorkspace(workspaceId);
+  }
+
+  listWorkspaces(): Promise<WorkspaceListPayload> {
+    return this.manager.listWorkspaces();
+  }
+
+  /** Run one shell command in /workspace; recorded in the workspace's command journal. */
+  execWorkspace(
+    workspaceId: string,
+    options: {
+      command: string;
+      timeoutSeconds?: number;
+      onStdout?: (chunk: Buffer) => void;
+      onStderr?: (chunk: Buffer) => void;
+    },
+  ): Promise<ExecWorkspacePayload> {
+    return this.manager.execWorkspace(workspaceId, options);
+  }
+
+  logsWorkspace(workspaceId: string): Promise<LogsPayload> {
+    return this.manager.logsWorkspace(workspaceId);
+  }
+
+  deleteWorkspace(workspaceId: string): Promise<DeletePayload> {
+    return this.manager.deleteWorkspace(workspaceId);
+  }
+
+  /** Copy a host directory or archive into the running workspace (relative dest resolves under /workspace). */
+  pushWorkspaceSync(
+    workspaceId: string,
+    sourcePath: string,
+    options: { dest?: string } = {},
+  ): Promise<SyncPushPayload> {
+    return this.manager.pushWorkspaceSync(workspaceId, sourcePath, options);
+  }
+
+  /** Copy one file or directory from /workspace to the host. */
+  exportWorkspace(
+    workspaceId: string,
+    path: string,
+    options: { outputPath: string; overwrite?: boolean },
+  ): Promise<ExportPayload> {
+    return this.manager.exportWorkspace(workspaceId, path, options);
+  }
+
+  /** Compare /workspace with the immutable create-time baseline. */
+  diffWorkspace(workspaceId: string): Promise<DiffPayload> {
+    return this.manager.diffWorkspace(workspaceId);
   }
 
   /** An MCP server exposing this SDK's manager as tools; connect it to any transport. */

@@ -36,7 +36,7 @@ describe("SDK and MCP", () => {
       command: process.execPath,
       args: [CLI, "mcp", "serve"],
       env: { ...(process.env as Record<string, string>) },
-      stderr: "pipe",
+      stderr: "inherit",
     });
     const client = new Client({ name: "pyro-test", version: "1.0.0" });
     await client.connect(transport);

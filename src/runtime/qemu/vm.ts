@@ -3,7 +3,7 @@ import fs from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { PyroError } from "../../core/errors.js";
-import { AgentConnection } from "../../protocol/client.js";
+import { greet } from "../../protocol/client.js";
 import type { BootOptions, RunningVm, VmDriver, VmExit, VmPlan } from "../driver.js";
 import { findTool, requireTool } from "../host-tools.js";
 import { AGENT_SOCKET, buildQemuArgs, SERIAL_LOG } from "./args.js";
@@ -68,8 +68,8 @@ export class QemuDriver implements VmDriver {
     const deadline = Date.now() + options.bootTimeoutMs;
     try {
       const socket = await connectWhenReady(socketPath, deadline, exited, options.signal);
-      const [agent, hello] = await Promise.race([
-        AgentConnection.open(socket, Math.max(1, deadline - Date.now())),
+      const hello = await Promise.race([
+        greet(socket, Math.max(1, deadline - Date.now())),
         exited.then((exit) => {
           throw new PyroError(
             "VM_BOOT_FAILED",
@@ -78,8 +78,7 @@ export class QemuDriver implements VmDriver {
         }),
         abortPromise(options.signal),
       ]);
-      agent.onClose(() => undefined);
-      return { pid: child.pid ?? -1, agent, hello, serialLogPath, exited, kill };
+      return { pid: child.pid ?? -1, socket, hello, serialLogPath, exited, kill };
     } catch (error) {
       if (error instanceof PyroError && error.code === "CANCELLED") {
         await kill();

@@ -1,0 +1,120 @@
+import fs from "node:fs/promises";
+import { PyroError } from "../errors.js";
+import { atomicWriteJson, withLock } from "../fs.js";
+import type { PyroPaths } from "../paths.js";
+import { WORKSPACE_GUEST_PATH, WORKSPACE_ID_PATTERN, workspaceFiles } from "./layout.js";
+
+/** The workspace record, `workspace.json`. Validated on every read; written atomically. */
+export const RECORD_SCHEMA_VERSION = 1;
+
+export type WorkspaceState = "starting" | "started" | "stopped" | "crashed";
+export type SeedMode = "empty" | "directory" | "tar_archive";
+
+export interface WorkspaceSeed {
+  mode: SeedMode;
+  seed_path: string | null;
+  destination: string;
+  entry_count: number;
+  bytes_written: number;
+}
+
+export interface WorkspaceRecord {
+  schema_version: number;
+  workspace_id: string;
+  environment: string;
+  state: WorkspaceState;
+  created_at: string;
+  expires_at: string;
+  ttl_seconds: number;
+  vcpu_count: number;
+  mem_mib: number;
+  network: boolean;
+  workspace_path: string;
+  workspace_seed: WorkspaceSeed;
+  command_count: number;
+  reset_count: number;
+  last_reset_at: string | null;
+  last_error: string | null;
+  execution_mode: "guest_agent";
+  accelerator: string | null;
+  service_count: number;
+  running_service_count: number;
+}
+
+export function checkWorkspaceId(workspaceId: string): string {
+  if (typeof workspaceId !== "string" || !WORKSPACE_ID_PATTERN.test(workspaceId)) {
+    throw new PyroError("WORKSPACE_NOT_FOUND", `no workspace with id "${String(workspaceId)}"`, {
+      hint: "Workspace ids are 12 hex digits; list them with `pyro workspace list`.",
+    });
+  }
+  return workspaceId;
+}
+
+export async function readRecord(paths: PyroPaths, workspaceId: string): Promise<WorkspaceRecord> {
+  checkWorkspaceId(workspaceId);
+  const file = workspaceFiles(paths, workspaceId).record;
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new PyroError("WORKSPACE_NOT_FOUND", `no workspace with id "${workspaceId}"`, {
+        hint: "It may have expired or been deleted; list workspaces with `pyro workspace list`.",
+      });
+    }
+    throw error;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw corrupt(workspaceId, "workspace.json is not valid JSON");
+  }
+  const record = value as Partial<WorkspaceRecord>;
+  if (
+    record.schema_version !== RECORD_SCHEMA_VERSION ||
+    record.workspace_id !== workspaceId ||
+    typeof record.environment !== "string" ||
+    typeof record.state !== "string" ||
+    typeof record.command_count !== "number" ||
+    typeof record.workspace_seed !== "object"
+  ) {
+    throw corrupt(workspaceId, "workspace.json does not have the expected fields");
+  }
+  return { ...record, workspace_path: WORKSPACE_GUEST_PATH } as WorkspaceRecord;
+}
+
+function corrupt(workspaceId: string, why: string): PyroError {
+  return new PyroError("WORKSPACE_CORRUPT", `workspace ${workspaceId} is unreadable: ${why}`, {
+    hint: `Delete it with \`pyro workspace delete ${workspaceId}\` and create a new one.`,
+  });
+}
+
+export async function writeRecord(paths: PyroPaths, record: WorkspaceRecord): Promise<void> {
+  await atomicWriteJson(workspaceFiles(paths, record.workspace_id).record, record);
+}
+
+/** Read-modify-write of the record under the workspace lock. */
+export async function updateRecord(
+  paths: PyroPaths,
+  workspaceId: string,
+  change: (record: WorkspaceRecord) => WorkspaceRecord | void,
+): Promise<WorkspaceRecord> {
+  return withWorkspaceLock(paths, workspaceId, async () => {
+    const record = await readRecord(paths, workspaceId);
+    const next = change(record) ?? record;
+    await writeRecord(paths, next);
+    return next;
+  });
+}
+
+export function withWorkspaceLock<T>(
+  paths: PyroPaths,
+  workspaceId: string,
+  action: () => Promise<T>,
+): Promise<T> {
+  return withLock(workspaceFiles(paths, workspaceId).lock, action, {
+    what: `the lock of workspace ${workspaceId}`,
+    timeoutMs: 120_000,
+  });
+}

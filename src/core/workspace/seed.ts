@@ -1,0 +1,111 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import * as tar from "tar";
+import { PyroError } from "../errors.js";
+import { requireTool } from "../../runtime/host-tools.js";
+import { checkHostTree, checkTarFile, isTarArchive } from "./archive-safety.js";
+import type { WorkspaceSeed } from "./record.js";
+import { WORKSPACE_GUEST_PATH } from "./layout.js";
+
+const execFileAsync = promisify(execFile);
+
+/** Size of the /workspace filesystem (sparse: only what is written takes space). */
+export const WORKSPACE_DISK_MIB = 8192;
+
+/**
+ * Build the immutable baseline image from a seed. A directory is checked and used as is; an
+ * archive is checked entry by entry, then unpacked into a private staging directory. Either way
+ * `mkfs.ext4 -d` writes the image without mounting anything on the host.
+ */
+export async function buildBaseline(
+  seedPath: string | undefined,
+  stagingDir: string,
+  image: string,
+): Promise<WorkspaceSeed> {
+  let source = stagingDir;
+  let seed: WorkspaceSeed = {
+    mode: "empty",
+    seed_path: null,
+    destination: WORKSPACE_GUEST_PATH,
+    entry_count: 0,
+    bytes_written: 0,
+  };
+  await fs.mkdir(stagingDir, { recursive: true });
+  if (seedPath !== undefined) {
+    const absolute = path.resolve(seedPath);
+    const stat = await fs.stat(absolute).catch(() => undefined);
+    if (!stat) {
+      throw new PyroError("SEED_NOT_FOUND", `seed path ${absolute} does not exist`, {
+        hint: "Pass an existing directory or a .tar, .tar.gz or .tgz archive to --seed-path.",
+      });
+    }
+    if (stat.isDirectory()) {
+      const stats = await checkHostTree(absolute);
+      source = absolute;
+      seed = {
+        ...seed,
+        mode: "directory",
+        seed_path: absolute,
+        entry_count: stats.entryCount,
+        bytes_written: stats.bytes,
+      };
+    } else if (stat.isFile() && isTarArchive(absolute)) {
+      const stats = await checkTarFile(absolute);
+      await tar.x({ file: absolute, cwd: stagingDir, strict: true, preserveOwner: false });
+      seed = {
+        ...seed,
+        mode: "tar_archive",
+        seed_path: absolute,
+        entry_count: stats.entryCount,
+        bytes_written: stats.bytes,
+      };
+    } else {
+      throw new PyroError(
+        "INVALID_ARGUMENT",
+        `seed path ${absolute} is neither a directory nor a tar archive`,
+        {
+          hint: "Use a directory or a .tar, .tar.gz or .tgz file.",
+        },
+      );
+    }
+  }
+  await makeExt4(source, image, WORKSPACE_DISK_MIB);
+  return seed;
+}
+
+export async function makeExt4(sourceDir: string, image: string, sizeMib: number): Promise<void> {
+  await execFileAsync(requireTool("mkfs"), [
+    "-q",
+    "-F",
+    "-L",
+    "workspace",
+    "-E",
+    "lazy_itable_init=1,root_owner=0:0",
+    "-d",
+    sourceDir,
+    image,
+    `${sizeMib}M`,
+  ]);
+}
+
+/** /workspace's disk: a qcow2 overlay whose backing file is the immutable baseline. */
+export async function createWorkspaceOverlay(baseline: string, target: string): Promise<void> {
+  // A relative backing path (both files share a folder) keeps the pair valid if the state moves.
+  await execFileAsync(
+    requireTool("qemuImg"),
+    [
+      "create",
+      "-q",
+      "-f",
+      "qcow2",
+      "-F",
+      "raw",
+      "-b",
+      path.relative(path.dirname(target), baseline),
+      target,
+    ],
+    { cwd: path.dirname(target) },
+  );
+}

@@ -1,0 +1,122 @@
+/**
+ * The workspace supervisor: one small detached host process per running workspace. It boots the
+ * VM, owns the QEMU process (which dies with it), keeps the single agent connection and lets any
+ * number of clients (CLI calls, SDK programs, MCP servers) share it, enforces the TTL, and records
+ * an honest state in workspace.json when the VM dies.
+ *
+ * Usage (internal): node supervisor/main.js <state-dir> <workspace-id>
+ */
+import fs from "node:fs/promises";
+import net from "node:net";
+import { ensureEnvironment } from "../core/environments.js";
+import { toPyroError } from "../core/errors.js";
+import { resolvePaths } from "../core/paths.js";
+import { launchVm } from "../core/vm-launch.js";
+import { workspaceFiles } from "../core/workspace/layout.js";
+import { readRecord, updateRecord } from "../core/workspace/record.js";
+import { expireWorkspace } from "../core/workspace/lifecycle.js";
+import { serialTail } from "../runtime/qemu/vm.js";
+import { Multiplexer } from "./mux.js";
+
+export const WORKSPACE_DISK_SERIAL = "pyro-workspace";
+export const BASELINE_DISK_SERIAL = "pyro-baseline";
+
+async function main(): Promise<void> {
+  const [stateDir, workspaceId] = process.argv.slice(2);
+  if (!stateDir || !workspaceId) throw new Error("usage: supervisor <state-dir> <workspace-id>");
+  process.env.PYRO_STATE_DIR = stateDir;
+  const paths = resolvePaths();
+  const files = workspaceFiles(paths, workspaceId);
+  const record = await readRecord(paths, workspaceId);
+  await fs.writeFile(files.supervisorPid, String(process.pid));
+
+  const environment = await ensureEnvironment(paths, record.environment);
+  await fs.mkdir(files.vmDir, { recursive: true });
+  let launched;
+  try {
+    launched = await launchVm(paths, {
+      environment,
+      runDir: files.vmDir,
+      vcpuCount: record.vcpu_count,
+      memMib: record.mem_mib,
+      network: record.network,
+      extra: {
+        workspaceDisk: {
+          serial: WORKSPACE_DISK_SERIAL,
+          path: files.workspaceDisk,
+          format: "qcow2",
+          readOnly: false,
+        },
+        baselineDisk: {
+          serial: BASELINE_DISK_SERIAL,
+          path: files.baseline,
+          format: "raw",
+          readOnly: true,
+        },
+      },
+    });
+  } catch (error) {
+    const typed = toPyroError(error);
+    await updateRecord(paths, workspaceId, (r) => {
+      r.state = "crashed";
+      r.last_error = `${typed.message}${typed.details?.serial_log_tail ? `\n${String(typed.details.serial_log_tail)}` : ""}`;
+    });
+    throw typed;
+  }
+  const { vm } = launched;
+  let stopping = false;
+
+  const stop = async (reason: "shutdown" | "signal" | "expired"): Promise<never> => {
+    stopping = true;
+    server.close();
+    await vm.kill();
+    await fs.rm(files.supervisorSocket, { force: true });
+    if (reason === "expired") await expireWorkspace(paths, workspaceId);
+    process.exit(0);
+  };
+
+  const mux = new Multiplexer(
+    vm.socket,
+    { agent_version: vm.hello.agentVersion, capabilities: vm.hello.capabilities },
+    (client, frame) => {
+      if (frame.header.type === "shutdown") {
+        client.socket.end();
+        void stop("shutdown");
+        return true;
+      }
+      return false;
+    },
+    () => void vm.kill(),
+  );
+
+  await fs.rm(files.supervisorSocket, { force: true });
+  const server = net.createServer((socket) => mux.attach(socket));
+  await new Promise<void>((resolve) => server.listen(files.supervisorSocket, resolve));
+  await updateRecord(paths, workspaceId, (r) => {
+    r.state = "started";
+    r.last_error = null;
+    r.accelerator = launched.accelerator.accelerator;
+  });
+
+  void vm.exited.then(async (exit) => {
+    if (stopping) return;
+    server.close();
+    await fs.rm(files.supervisorSocket, { force: true });
+    const tail = await serialTail(vm.serialLogPath);
+    await updateRecord(paths, workspaceId, (r) => {
+      r.state = "crashed";
+      r.last_error = `the VM stopped unexpectedly (${exit.signal ?? `exit status ${exit.code}`})${tail ? `\n${tail}` : ""}`;
+    }).catch(() => undefined);
+    process.exit(1);
+  });
+
+  const expiresIn = Date.parse(record.expires_at) - Date.now();
+  setTimeout(() => void stop("expired"), Math.max(0, Math.min(expiresIn, 2 ** 31 - 1)));
+  process.on("SIGTERM", () => void stop("signal"));
+  process.on("SIGINT", () => void stop("signal"));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`supervisor: ${toPyroError(error).message}\n`);
+  process.exit(1);
+});
