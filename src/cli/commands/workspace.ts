@@ -231,12 +231,10 @@ export function registerWorkspace(program: Command, ctx: CliContext): void {
         flags: JsonFlag & { output: string; overwrite?: boolean },
       ) =>
         ctx.run(flags.json, async () => {
-          const result = await ctx
-            .manager()
-            .exportWorkspace(workspaceId, guestPath, {
-              outputPath: flags.output,
-              overwrite: flags.overwrite === true,
-            });
+          const result = await ctx.manager().exportWorkspace(workspaceId, guestPath, {
+            outputPath: flags.output,
+            overwrite: flags.overwrite === true,
+          });
           if (flags.json) return printJson(result);
           process.stderr.write(
             `[workspace-export] workspace_id=${workspaceId} workspace_path=${result.workspace_path} output_path=${result.output_path} artifact_type=${result.artifact_type} entry_count=${result.entry_count} bytes_written=${result.bytes_written}\n`,
