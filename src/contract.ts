@@ -40,6 +40,10 @@ export const CLI_COMMANDS: readonly CliCommandContract[] = [
   { path: ["workspace", "sync", "push"], flags: ["--dest", "--json"] },
   { path: ["workspace", "export"], flags: ["--output", "--overwrite", "--json"] },
   { path: ["workspace", "diff"], flags: ["--json"] },
+  { path: ["workspace", "snapshot", "create"], flags: ["--json"] },
+  { path: ["workspace", "snapshot", "list"], flags: ["--json"] },
+  { path: ["workspace", "snapshot", "delete"], flags: ["--json"] },
+  { path: ["workspace", "reset"], flags: ["--snapshot", "--json"] },
 ];
 
 export const SDK_METHODS = [
@@ -59,6 +63,10 @@ export const SDK_METHODS = [
   "pushWorkspaceSync",
   "exportWorkspace",
   "diffWorkspace",
+  "createSnapshot",
+  "listSnapshots",
+  "deleteSnapshot",
+  "resetWorkspace",
 ] as const;
 
 export const MCP_TOOLS = [
@@ -73,6 +81,10 @@ export const MCP_TOOLS = [
   "workspace_sync_push",
   "workspace_export",
   "workspace_diff",
+  "snapshot_create",
+  "snapshot_list",
+  "snapshot_delete",
+  "workspace_reset",
 ] as const;
 
 export type SdkMethod = (typeof SDK_METHODS)[number];

@@ -23,6 +23,7 @@
 #include "frame.h"
 #include "json.h"
 #include "protocol.h"
+#include "pty.h"
 
 #define MAX_CHANNELS 256
 #define STDIN_HIGH_WATER (1u << 20) /* stop reading the port while this much stdin is queued */
@@ -258,7 +259,7 @@ struct req {
 
 static void on_hello(struct req *r)
 {
-    static const char *const capabilities[] = {"exec"};
+    static const char *const capabilities[] = {"exec", "pty"};
     uint64_t v;
     if (json_u64(json_get(r->hdr, "protocol"), &v)) {
         send_error(0, "BAD_REQUEST", "hello needs a numeric \"protocol\"");
@@ -310,6 +311,23 @@ static void on_shutdown(struct req *r)
         pause();
 }
 
+/* Reads "cols"/"rows" (each 1..PTY_MAX_DIM); absent or null keeps the value already there. */
+static const char *parse_winsize(const struct json *h, unsigned *cols, unsigned *rows)
+{
+    const char *key[2] = {"cols", "rows"};
+    unsigned *out[2] = {cols, rows};
+    for (int i = 0; i < 2; i++) {
+        const struct json *v = json_get(h, key[i]);
+        uint64_t n;
+        if (!v || v->type == JSON_NULL)
+            continue;
+        if (json_u64(v, &n) || n < 1 || n > PTY_MAX_DIM)
+            return "\"cols\" and \"rows\" must be integers from 1 to 1000";
+        *out[i] = (unsigned)n;
+    }
+    return NULL;
+}
+
 /* Validates the exec header into argv/env; returns NULL on success or a reason. */
 static const char *parse_exec(const struct json *h, struct exec_spec *s, char ***argv_out, char ***env_out)
 {
@@ -340,6 +358,15 @@ static const char *parse_exec(const struct json *h, struct exec_spec *s, char **
     if (v && v->type != JSON_NULL && v->type != JSON_TRUE && v->type != JSON_FALSE)
         return "\"stdin\" must be a boolean";
     s->want_stdin = v && v->type == JSON_TRUE;
+    v = json_get(h, "pty");
+    if (v && v->type != JSON_NULL && v->type != JSON_TRUE && v->type != JSON_FALSE)
+        return "\"pty\" must be a boolean";
+    s->pty = v && v->type == JSON_TRUE;
+    s->cols = PTY_DEFAULT_COLS;
+    s->rows = PTY_DEFAULT_ROWS;
+    const char *bad = parse_winsize(h, &s->cols, &s->rows);
+    if (bad)
+        return bad;
 
     char **argv = calloc(n + 1, sizeof *argv), **env = calloc(ne + 1, sizeof *env);
     *argv_out = argv;
@@ -403,6 +430,20 @@ static void on_stdin_eof(struct req *r)
     proc_stdin_eof(&r->chan->proc);
 }
 
+static void on_resize(struct req *r)
+{
+    struct proc *p = &r->chan->proc;
+    unsigned cols = 0, rows = 0;
+    const char *bad = p->pty_fd < 0 ? "\"resize\" needs a channel started with \"pty\": true"
+                                    : parse_winsize(r->hdr, &cols, &rows);
+    if (!bad && (!cols || !rows))
+        bad = "\"resize\" needs \"cols\" and \"rows\"";
+    if (bad)
+        chan_fail(r->chan, "BAD_REQUEST", bad);
+    else
+        pty_resize(p->pty_fd, cols, rows); /* after the child exited this is harmless */
+}
+
 static void on_signal(struct req *r)
 {
     const char *name = json_cstr(json_get(r->hdr, "signal"));
@@ -436,6 +477,7 @@ static const struct handler {
     {PYRO_MSG_STDIN, ON_LIVE, CHAN_EXEC, on_stdin},
     {PYRO_MSG_STDIN_EOF, ON_LIVE, CHAN_EXEC, on_stdin_eof},
     {PYRO_MSG_SIGNAL, ON_LIVE, CHAN_EXEC, on_signal},
+    {PYRO_MSG_RESIZE, ON_LIVE, CHAN_EXEC, on_resize},
 };
 
 static void route(struct req *r, const char *type)

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "exec.h"
+#include "pty.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -71,7 +72,8 @@ static void set_nonblock(int fd)
 }
 
 /* Runs in the child; never returns. */
-static void child(const struct exec_spec *s, char **envp, int in_fd, int out_fd, int err_fd, int report_fd)
+static void child(const struct exec_spec *s, char **envp, int in_fd, int out_fd, int err_fd, int report_fd,
+                  int ctty)
 {
     /* Ignored signals survive exec: give the child default SIGPIPE etc. and an empty mask. */
     sigset_t none;
@@ -80,6 +82,8 @@ static void child(const struct exec_spec *s, char **envp, int in_fd, int out_fd,
     signal(SIGPIPE, SIG_DFL);
     signal(SIGCHLD, SIG_DFL);
     setsid(); /* own process group, so timeouts and signals reach grandchildren too */
+    if (ctty >= 0 && pty_make_controlling(ctty))
+        _exit(127);
     if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
         _exit(127);
     if (chdir(s->cwd ? s->cwd : "/")) {
@@ -96,18 +100,28 @@ static void child(const struct exec_spec *s, char **envp, int in_fd, int out_fd,
 int proc_spawn(struct proc *p, const struct exec_spec *s, char *err, size_t errlen)
 {
     int out[2] = {-1, -1}, errp[2] = {-1, -1}, in[2] = {-1, -1}, rep[2] = {-1, -1};
+    int master = -1, slave = -1;
     int rc = EXEC_SPAWN_FAILED;
     memset(p, 0, sizeof *p);
-    p->out_fd = p->err_fd = p->in_fd = -1;
+    p->out_fd = p->err_fd = p->in_fd = p->pty_fd = -1;
 
     char **envp = build_env(s->env);
     if (!envp) {
         snprintf(err, errlen, "out of memory");
         return rc;
     }
-    if (pipe2(out, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) || pipe2(rep, O_CLOEXEC))
+    if (pipe2(rep, O_CLOEXEC))
         goto fail_errno;
-    if (s->want_stdin) {
+    if (s->pty) {
+        /* Output and stdin share the master; separate fds so closing stdin at exit keeps the
+         * output (and pty_fd for resize/signals) open. */
+        if (pty_open(&master, &slave, s->cols, s->rows, err, errlen))
+            goto fail;
+        if ((out[0] = fcntl(master, F_DUPFD_CLOEXEC, 0)) < 0 || (in[1] = fcntl(master, F_DUPFD_CLOEXEC, 0)) < 0)
+            goto fail_errno;
+    } else if (pipe2(out, O_CLOEXEC) || pipe2(errp, O_CLOEXEC)) {
+        goto fail_errno;
+    } else if (s->want_stdin) {
         if (pipe2(in, O_CLOEXEC))
             goto fail_errno;
     } else if ((in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
@@ -120,13 +134,17 @@ int proc_spawn(struct proc *p, const struct exec_spec *s, char *err, size_t errl
     pid_t pid = fork();
     if (pid < 0)
         goto fail_errno;
-    if (pid == 0)
-        child(s, envp, in[0], out[1], errp[1], rep[1]);
+    if (pid == 0) {
+        if (slave >= 0)
+            child(s, envp, slave, slave, slave, rep[1], slave);
+        child(s, envp, in[0], out[1], errp[1], rep[1], -1);
+    }
 
     close_fd(&out[1]);
     close_fd(&errp[1]);
     close_fd(&in[0]);
     close_fd(&rep[1]);
+    close_fd(&slave); /* else the master never sees EIO when the session ends */
     /* The report pipe closes on exec (CLOEXEC) or carries chdir's errno. */
     int e = 0;
     ssize_t k;
@@ -146,8 +164,10 @@ int proc_spawn(struct proc *p, const struct exec_spec *s, char *err, size_t errl
     p->out_fd = out[0];
     p->err_fd = errp[0];
     p->in_fd = in[1];
-    set_nonblock(p->out_fd);
-    set_nonblock(p->err_fd);
+    p->pty_fd = master;
+    set_nonblock(p->out_fd); /* with a pty this is the master's file description: all of it */
+    if (p->err_fd >= 0)
+        set_nonblock(p->err_fd);
     if (p->in_fd >= 0)
         set_nonblock(p->in_fd);
     p->start_ms = now_ms();
@@ -164,14 +184,24 @@ fail:
         close_fd(&in[i]);
         close_fd(&rep[i]);
     }
+    close_fd(&master);
+    close_fd(&slave);
     free(envp);
     return rc;
 }
 
 void proc_signal(struct proc *p, int sig)
 {
-    if (p->pid > 0)
-        kill(-p->pid, sig);
+    if (p->pid <= 0)
+        return;
+    /* A shell on a pty runs its jobs in their own groups: ^C belongs to the foreground job. */
+    pid_t fg = p->pty_fd >= 0 ? pty_foreground(p->pty_fd) : -1;
+    if (fg > 0 && fg != p->pid) {
+        kill(-fg, sig);
+        if (sig != SIGHUP && sig != SIGKILL)
+            return;
+    }
+    kill(-p->pid, sig);
 }
 
 void proc_check_timeout(struct proc *p, uint64_t now)
@@ -231,6 +261,8 @@ void proc_stdin_push(struct proc *p, const void *data, size_t len)
 
 void proc_stdin_eof(struct proc *p)
 {
+    if (p->pty_fd >= 0) /* a terminal has no EOF; the host sends ^D (0x04) as stdin if it wants one */
+        return;
     p->in_eof = 1;
     proc_stdin_pump(p);
 }
@@ -263,6 +295,7 @@ void proc_close(struct proc *p)
     close_fd(&p->out_fd);
     close_fd(&p->err_fd);
     close_fd(&p->in_fd);
+    close_fd(&p->pty_fd);
     free(p->in_buf);
     p->in_buf = NULL;
     p->in_len = p->in_off = 0;

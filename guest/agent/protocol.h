@@ -20,6 +20,7 @@
 #define PYRO_MSG_STDIN "stdin"
 #define PYRO_MSG_STDIN_EOF "stdin_eof"
 #define PYRO_MSG_SIGNAL "signal"
+#define PYRO_MSG_RESIZE "resize"
 #define PYRO_MSG_EXIT "exit"
 #define PYRO_MSG_ERROR "error"
 

@@ -26,6 +26,8 @@ export type ErrorCode =
   | "OUTPUT_EXISTS"
   | "EXPORT_FAILED"
   | "BASELINE_MISSING"
+  | "SNAPSHOT_EXISTS"
+  | "SNAPSHOT_NOT_FOUND"
   | "INTERNAL";
 
 export interface PyroErrorPayload {

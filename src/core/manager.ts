@@ -32,6 +32,14 @@ import {
 } from "./workspace/lifecycle.js";
 import type { WorkspaceRecord } from "./workspace/record.js";
 import { pushWorkspaceSync, type SyncPushPayload } from "./workspace/sync.js";
+import { resetWorkspace } from "./workspace/reset.js";
+import {
+  createSnapshot,
+  deleteSnapshot,
+  listSnapshots,
+  type SnapshotListPayload,
+  type SnapshotPayload,
+} from "./workspace/snapshots.js";
 
 export interface ManagerOptions {
   /** Root for all state and caches (default: $PYRO_HOME, else the XDG directories). */
@@ -115,5 +123,21 @@ export class WorkspaceManager {
 
   diffWorkspace(workspaceId: string): Promise<DiffPayload> {
     return diffWorkspace(this.paths, workspaceId);
+  }
+
+  createSnapshot(workspaceId: string, snapshotName: string): Promise<SnapshotPayload> {
+    return createSnapshot(this.paths, workspaceId, snapshotName);
+  }
+
+  listSnapshots(workspaceId: string): Promise<SnapshotListPayload> {
+    return listSnapshots(this.paths, workspaceId);
+  }
+
+  deleteSnapshot(workspaceId: string, snapshotName: string): Promise<SnapshotPayload> {
+    return deleteSnapshot(this.paths, workspaceId, snapshotName);
+  }
+
+  resetWorkspace(workspaceId: string, options: { snapshot?: string } = {}): Promise<WorkspaceRecord> {
+    return resetWorkspace(this.paths, workspaceId, options);
   }
 }

@@ -178,6 +178,42 @@ export function createServer(manager: WorkspaceManager): McpServer {
     (args) => manager.diffWorkspace(args.workspace_id),
   );
 
+  const snapshotName = z.string().describe("Snapshot name: letters, digits, '.', '_', '-' (max 64).");
+
+  tool(
+    "snapshot_create",
+    "Create one named snapshot of the current /workspace tree, taken live (the filesystem is frozen for the instant of the snapshot).",
+    { workspace_id: workspaceId, snapshot_name: snapshotName },
+    (args) => manager.createSnapshot(args.workspace_id, args.snapshot_name),
+  );
+
+  tool(
+    "snapshot_list",
+    "List a workspace's snapshots: the implicit baseline first, then named snapshots in creation order.",
+    { workspace_id: workspaceId },
+    (args) => manager.listSnapshots(args.workspace_id),
+  );
+
+  tool(
+    "snapshot_delete",
+    "Delete one named snapshot (the baseline cannot be deleted).",
+    { workspace_id: workspaceId, snapshot_name: snapshotName },
+    (args) => manager.deleteSnapshot(args.workspace_id, args.snapshot_name),
+  );
+
+  tool(
+    "workspace_reset",
+    "Rebuild the whole sandbox from the baseline or a named snapshot instead of repairing it: new VM and root filesystem, /workspace restored, command history, shells and services cleared. The id, baseline and snapshots are kept.",
+    {
+      workspace_id: workspaceId,
+      snapshot: z.string().optional().describe("Snapshot to restore (default: baseline)."),
+    },
+    (args) =>
+      manager.resetWorkspace(args.workspace_id, {
+        ...(args.snapshot !== undefined ? { snapshot: args.snapshot } : {}),
+      }),
+  );
+
   return server;
 }
 

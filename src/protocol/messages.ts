@@ -23,6 +23,7 @@ export const MESSAGE_TYPES = {
   STDIN: "stdin",
   STDIN_EOF: "stdin_eof",
   SIGNAL: "signal",
+  RESIZE: "resize",
   EXIT: "exit",
   ERROR: "error",
 } as const;

@@ -20,6 +20,7 @@ import type {
 } from "../core/workspace/lifecycle.js";
 import type { WorkspaceRecord } from "../core/workspace/record.js";
 import type { SyncPushPayload } from "../core/workspace/sync.js";
+import type { SnapshotListPayload, SnapshotPayload } from "../core/workspace/snapshots.js";
 
 export type PyroOptions = ManagerOptions;
 export type RunInVmOptions = RunOptions;
@@ -120,6 +121,28 @@ export class Pyro {
   /** Compare /workspace with the immutable create-time baseline. */
   diffWorkspace(workspaceId: string): Promise<DiffPayload> {
     return this.manager.diffWorkspace(workspaceId);
+  }
+
+  /** Take a named snapshot of the live /workspace (a disk-level snapshot: cost does not grow with size). */
+  createSnapshot(workspaceId: string, snapshotName: string): Promise<SnapshotPayload> {
+    return this.manager.createSnapshot(workspaceId, snapshotName);
+  }
+
+  /** The implicit `baseline` first, then named snapshots in creation order. */
+  listSnapshots(workspaceId: string): Promise<SnapshotListPayload> {
+    return this.manager.listSnapshots(workspaceId);
+  }
+
+  deleteSnapshot(workspaceId: string, snapshotName: string): Promise<SnapshotPayload> {
+    return this.manager.deleteSnapshot(workspaceId, snapshotName);
+  }
+
+  /**
+   * Rebuild the whole sandbox from the baseline (default) or a named snapshot. Clears history,
+   * shells and services; keeps the id, the baseline and every snapshot.
+   */
+  resetWorkspace(workspaceId: string, options: { snapshot?: string } = {}): Promise<WorkspaceRecord> {
+    return this.manager.resetWorkspace(workspaceId, options);
   }
 
   /** An MCP server exposing this SDK's manager as tools; connect it to any transport. */

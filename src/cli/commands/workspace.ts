@@ -242,6 +242,71 @@ export function registerWorkspace(program: Command, ctx: CliContext): void {
         }),
     );
 
+  const snapshot = ws
+    .command("snapshot")
+    .description("Named snapshots of /workspace (the create-time baseline is always there).");
+  const printSnapshot = (prefix: string, p: { workspace_id: string; snapshot: { snapshot_name: string; kind: string; entry_count: number; size_bytes: number; created_at: string } }) =>
+    process.stderr.write(
+      `[${prefix}] workspace_id=${p.workspace_id} snapshot_name=${p.snapshot.snapshot_name} kind=${p.snapshot.kind} entry_count=${p.snapshot.entry_count} size_bytes=${p.snapshot.size_bytes} created_at=${p.snapshot.created_at}\n`,
+    );
+  snapshot
+    .command("create")
+    .description("Snapshot the live /workspace under a name.")
+    .argument("<workspace-id>", "workspace id")
+    .argument("<snapshot-name>", "letters, digits, '.', '_', '-' (max 64); 'baseline' is reserved")
+    .option("--json", "print JSON")
+    .addHelpText("after", example("pyro workspace snapshot create WORKSPACE_ID checkpoint"))
+    .action(async (workspaceId: string, name: string, flags: JsonFlag) =>
+      ctx.run(flags.json, async () => {
+        const result = await ctx.manager().createSnapshot(workspaceId, name);
+        if (flags.json) printJson(result);
+        else printSnapshot("workspace-snapshot-create", result);
+      }),
+    );
+  snapshot
+    .command("list")
+    .description("List snapshots: baseline first, then named ones in creation order.")
+    .argument("<workspace-id>", "workspace id")
+    .option("--json", "print JSON")
+    .addHelpText("after", example("pyro workspace snapshot list WORKSPACE_ID"))
+    .action(async (workspaceId: string, flags: JsonFlag) =>
+      ctx.run(flags.json, async () => {
+        const result = await ctx.manager().listSnapshots(workspaceId);
+        if (flags.json) return printJson(result);
+        for (const s of result.snapshots) {
+          process.stdout.write(`${s.snapshot_name}  ${s.kind}  entries=${s.entry_count} size_bytes=${s.size_bytes}  ${s.created_at}\n`);
+        }
+      }),
+    );
+  snapshot
+    .command("delete")
+    .description("Delete a named snapshot.")
+    .argument("<workspace-id>", "workspace id")
+    .argument("<snapshot-name>", "snapshot name")
+    .option("--json", "print JSON")
+    .addHelpText("after", example("pyro workspace snapshot delete WORKSPACE_ID checkpoint"))
+    .action(async (workspaceId: string, name: string, flags: JsonFlag) =>
+      ctx.run(flags.json, async () => {
+        const result = await ctx.manager().deleteSnapshot(workspaceId, name);
+        if (flags.json) printJson(result);
+        else printSnapshot("workspace-snapshot-delete", result);
+      }),
+    );
+
+  ws.command("reset")
+    .description("Rebuild the whole sandbox from the baseline or a snapshot; clears history, shells, services.")
+    .argument("<workspace-id>", "workspace id")
+    .option("--snapshot <name>", "snapshot to restore (default: baseline)")
+    .option("--json", "print the workspace record as JSON")
+    .addHelpText("after", example("pyro workspace reset WORKSPACE_ID", "pyro workspace reset WORKSPACE_ID --snapshot checkpoint"))
+    .action(async (workspaceId: string, flags: JsonFlag & { snapshot?: string }) =>
+      ctx.run(flags.json, async () => {
+        const record = await ctx.manager().resetWorkspace(workspaceId, flags.snapshot !== undefined ? { snapshot: flags.snapshot } : {});
+        if (flags.json) printJson(record);
+        else printWorkspaceSummary(record);
+      }),
+    );
+
   ws.command("diff")
     .description("Compare /workspace with the immutable create-time baseline.")
     .argument("<workspace-id>", "workspace id")

@@ -26,6 +26,7 @@ import {
   type WorkspaceRecord,
 } from "./record.js";
 import { buildBaseline, createWorkspaceOverlay } from "./seed.js";
+import { markBaseline } from "./snapshots.js";
 
 export interface CreateWorkspaceOptions {
   environment: string;
@@ -70,6 +71,11 @@ export async function createWorkspace(
     await fs.chmod(files.baseline, 0o444);
     await createWorkspaceOverlay(files.baseline, files.workspaceDisk);
     const now = new Date();
+    await markBaseline(paths, workspaceId, {
+      created_at: now.toISOString(),
+      entry_count: seed.entry_count,
+      size_bytes: seed.bytes_written,
+    });
     const record: WorkspaceRecord = {
       schema_version: RECORD_SCHEMA_VERSION,
       workspace_id: workspaceId,

@@ -1,0 +1,55 @@
+import fs from "node:fs/promises";
+import { applyInternalSnapshot } from "../../runtime/qemu/img.js";
+import type { PyroPaths } from "../paths.js";
+import { workspaceFiles } from "./layout.js";
+import { startSupervisor, stopSupervisor } from "./lifecycle.js";
+import { readRecord, updateRecord, withWorkspaceLock, writeRecord, type WorkspaceRecord } from "./record.js";
+import { BASELINE_SNAPSHOT, internalName, resolveSnapshot } from "./snapshots.js";
+
+/**
+ * Rebuild the whole sandbox instead of repairing it: stop the VM, restore /workspace to a
+ * snapshot (the baseline by default), throw the root overlay away, clear the command journal,
+ * shells and services, and boot a fresh VM. Identity, environment, resources, TTL, the baseline
+ * and every named snapshot are kept. Every step can be repeated, so a reset interrupted at any
+ * point is finished by running reset again.
+ */
+export async function resetWorkspace(
+  paths: PyroPaths,
+  id: string,
+  options: { snapshot?: string } = {},
+): Promise<WorkspaceRecord> {
+  const snapshotName = options.snapshot ?? BASELINE_SNAPSHOT;
+  await readRecord(paths, id);
+  const files = workspaceFiles(paths, id);
+  await withWorkspaceLock(paths, id, async () => {
+    await stopSupervisor(paths, id);
+    const snapshot = await resolveSnapshot(paths, id, snapshotName);
+    await applyInternalSnapshot(files.workspaceDisk, internalName(snapshot.snapshot_name));
+    // A fresh root: /tmp, installed packages and every process from before are gone.
+    await fs.rm(files.vmDir, { recursive: true, force: true });
+    await fs.rm(files.journal, { force: true });
+    await fs.rm(files.supervisorSocket, { force: true });
+    const record = await readRecord(paths, id);
+    await writeRecord(paths, {
+      ...record,
+      state: "starting",
+      command_count: 0,
+      reset_count: record.reset_count + 1,
+      last_reset_at: new Date().toISOString(),
+      last_error: null,
+      service_count: 0,
+      running_service_count: 0,
+    });
+  });
+  // Outside the lock: the new supervisor takes it to record that the VM is up.
+  try {
+    await startSupervisor(paths, id);
+  } catch (error) {
+    await updateRecord(paths, id, (r) => {
+      r.state = "crashed";
+      r.last_error ??= error instanceof Error ? error.message : String(error);
+    }).catch(() => undefined);
+    throw error;
+  }
+  return readRecord(paths, id);
+}
