@@ -137,7 +137,10 @@ export class WorkspaceManager {
     return deleteSnapshot(this.paths, workspaceId, snapshotName);
   }
 
-  resetWorkspace(workspaceId: string, options: { snapshot?: string } = {}): Promise<WorkspaceRecord> {
+  resetWorkspace(
+    workspaceId: string,
+    options: { snapshot?: string } = {},
+  ): Promise<WorkspaceRecord> {
     return resetWorkspace(this.paths, workspaceId, options);
   }
 }

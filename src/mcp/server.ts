@@ -178,7 +178,9 @@ export function createServer(manager: WorkspaceManager): McpServer {
     (args) => manager.diffWorkspace(args.workspace_id),
   );
 
-  const snapshotName = z.string().describe("Snapshot name: letters, digits, '.', '_', '-' (max 64).");
+  const snapshotName = z
+    .string()
+    .describe("Snapshot name: letters, digits, '.', '_', '-' (max 64).");
 
   tool(
     "snapshot_create",

@@ -141,7 +141,10 @@ export class Pyro {
    * Rebuild the whole sandbox from the baseline (default) or a named snapshot. Clears history,
    * shells and services; keeps the id, the baseline and every snapshot.
    */
-  resetWorkspace(workspaceId: string, options: { snapshot?: string } = {}): Promise<WorkspaceRecord> {
+  resetWorkspace(
+    workspaceId: string,
+    options: { snapshot?: string } = {},
+  ): Promise<WorkspaceRecord> {
     return this.manager.resetWorkspace(workspaceId, options);
   }
 

@@ -5,6 +5,7 @@ usage: python3 e2e.py PATH/TO/pyro-agent
 """
 import json
 import os
+import re
 import shutil
 import socket
 import struct
@@ -112,6 +113,93 @@ def check(name, cond, detail=""):
     print(f"ok  {name}")
 
 
+def read_until(h, ch, needle):
+    """Collects a pty channel's stdout until `needle` (bytes) shows up; returns all of it."""
+    buf = bytearray()
+    while needle not in buf:
+        hd, p = h.recv_on(ch)
+        assert hd["type"] == "stdout", ("waiting for", needle, hd, bytes(buf))
+        buf += p
+    return bytes(buf)
+
+
+def pty_tests(h):
+    bash = shutil.which("bash")
+    argv = [bash, "--norc", "--noprofile", "-i"] if bash else ["/bin/sh", "-i"]
+    prompt = b"pyro$ "
+    h.send(50, {"type": "exec", "argv": argv, "pty": True, "cols": 91, "rows": 27, "env": {"PS1": "pyro$ "}})
+    hd, _ = h.recv_on(50)
+    check("pty: started", hd["type"] == "started", hd)
+    read_until(h, 50, prompt)
+
+    def cmd(line, needle):
+        h.send(50, {"type": "stdin"}, line)
+        return read_until(h, 50, needle)
+
+    # The echoed command line never contains the answer ("40+2", 'for""ty-two'): only output does.
+    cmd(b"echo $((40+2))\n", b"42\r\n")
+    check("pty: shell answers through the terminal (onlcr: \\r\\n)", True)
+    rest = cmd(b"stty size; echo en\"\"d\n", b"end\r\n")
+    check("pty: stty size is the requested rows/cols", b"27 91\r\n" in rest, rest)
+    h.send(50, {"type": "resize", "cols": 100, "rows": 40})
+    rest = cmd(b"stty size; echo en\"\"d\n", b"end\r\n")
+    check("pty: resize changes stty size", b"40 100\r\n" in rest, rest)
+    rest = cmd(b"tty; echo en\"\"d\n", b"end\r\n")
+    check("pty: tty is /dev/pts/N", re.search(rb"[\r\n]/dev/pts/[0-9]+\r\n", rest), rest)
+    h.send(50, {"type": "stdin_eof"})  # ignored on a pty
+    cmd(b"echo ali\"\"ve\n", b"alive\r\n")
+    check("pty: stdin_eof is ignored", True)
+
+    cmd(b"sleep 100\n", b"sleep 100\r\n")  # the echo: the job is being started
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    h.send(50, {"type": "signal", "signal": "INT"})
+    read_until(h, 50, prompt)
+    cmd(b"echo ali\"\"ve\n", b"alive\r\n")
+    check("pty: INT reaches the foreground job, shell survives", time.monotonic() - t0 < 5)
+    h.send(50, {"type": "stdin"}, b"exit 7\n")
+    r = h.collect(50)
+    check("pty: exit from the shell", r["end"]["type"] == "exit" and r["end"]["exit_code"] == 7, r)
+
+    # KILL (what the host sends to cancel) ends the whole session, not just the foreground job.
+    h.send(51, {"type": "exec", "argv": argv, "pty": True, "env": {"PS1": "pyro$ "}})
+    h.recv_on(51)
+    read_until(h, 51, prompt)
+    h.send(51, {"type": "stdin"}, b"stty size; sleep 100\n")
+    read_until(h, 51, b"30 120\r\n")
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    h.send(51, {"type": "signal", "signal": "KILL"})
+    r = h.collect(51)
+    check("pty: default size 120x30, KILL ends the session", r["end"]["type"] == "exit"
+          and r["end"]["signal"] == "KILL" and time.monotonic() - t0 < 5, r["end"])
+
+    # Non-interactive pty: everything is stdout, drained fully before exit, exit code kept.
+    r = h.run(52, {"argv": ["/bin/sh", "-c", "echo err >&2; head -c 300000 /dev/zero | tr '\\0' a; exit 5"],
+                   "pty": True})
+    check("pty: output drained, stderr merged, exit code", r["end"]["exit_code"] == 5 and r["stderr"] == b""
+          and r["stdout"] == b"err\r\n" + b"a" * 300000, (r["end"], len(r["stdout"]), r["stdout"][:20]))
+
+    def expect_error(ch, code, what):
+        hd, _ = h.recv_on(ch)
+        check(what, hd["type"] == "error" and hd["code"] == code, hd)
+
+    h.send(53, {"type": "exec", "argv": ["sleep", "10"]})
+    h.recv_on(53)
+    h.send(53, {"type": "resize", "cols": 80, "rows": 24})
+    expect_error(53, "BAD_REQUEST", "resize on a non-pty channel")
+    h.send(54, {"type": "exec", "argv": ["/bin/true"], "pty": True, "cols": 0})
+    expect_error(54, "BAD_REQUEST", "pty cols 0 refused")
+    h.send(55, {"type": "exec", "argv": ["/bin/true"], "pty": True, "rows": 1001})
+    expect_error(55, "BAD_REQUEST", "pty rows 1001 refused")
+    h.send(56, {"type": "exec", "argv": ["/bin/true"], "pty": "yes"})
+    expect_error(56, "BAD_REQUEST", "pty must be a boolean")
+    h.send(57, {"type": "exec", "argv": ["sleep", "10"], "pty": True})
+    h.recv_on(57)
+    h.send(57, {"type": "resize", "cols": 80})
+    expect_error(57, "BAD_REQUEST", "resize without rows")
+
+
 def main(agent):
     h = Host(agent)
 
@@ -125,7 +213,7 @@ def main(agent):
 
     h.send(0, {"type": "hello", "protocol": 1, "host_version": "2.8.0"})
     hd, _ = h.recv_on(0)
-    check("hello", hd == {"type": "hello", "protocol": 1, "agent_version": "2.8.0", "capabilities": ["exec"]}, hd)
+    check("hello", hd == {"type": "hello", "protocol": 1, "agent_version": "2.8.0", "capabilities": ["exec", "pty"]}, hd)
     h.send(0, {"type": "ping"})
     check("ping/pong", h.recv_on(0)[0] == {"type": "pong"})
 
@@ -213,6 +301,8 @@ def main(agent):
         elif hd["type"] == "exit":
             done.add(ch)
     check("concurrent channels", got == {20: b"20\n", 21: b"21\n", 22: b"22\n"}, got)
+
+    pty_tests(h)
 
     # Bad requests: each answered with an error on its channel, agent keeps going.
     def expect_error(ch, code, what):

@@ -245,7 +245,19 @@ export function registerWorkspace(program: Command, ctx: CliContext): void {
   const snapshot = ws
     .command("snapshot")
     .description("Named snapshots of /workspace (the create-time baseline is always there).");
-  const printSnapshot = (prefix: string, p: { workspace_id: string; snapshot: { snapshot_name: string; kind: string; entry_count: number; size_bytes: number; created_at: string } }) =>
+  const printSnapshot = (
+    prefix: string,
+    p: {
+      workspace_id: string;
+      snapshot: {
+        snapshot_name: string;
+        kind: string;
+        entry_count: number;
+        size_bytes: number;
+        created_at: string;
+      };
+    },
+  ) =>
     process.stderr.write(
       `[${prefix}] workspace_id=${p.workspace_id} snapshot_name=${p.snapshot.snapshot_name} kind=${p.snapshot.kind} entry_count=${p.snapshot.entry_count} size_bytes=${p.snapshot.size_bytes} created_at=${p.snapshot.created_at}\n`,
     );
@@ -274,7 +286,9 @@ export function registerWorkspace(program: Command, ctx: CliContext): void {
         const result = await ctx.manager().listSnapshots(workspaceId);
         if (flags.json) return printJson(result);
         for (const s of result.snapshots) {
-          process.stdout.write(`${s.snapshot_name}  ${s.kind}  entries=${s.entry_count} size_bytes=${s.size_bytes}  ${s.created_at}\n`);
+          process.stdout.write(
+            `${s.snapshot_name}  ${s.kind}  entries=${s.entry_count} size_bytes=${s.size_bytes}  ${s.created_at}\n`,
+          );
         }
       }),
     );
@@ -294,14 +308,27 @@ export function registerWorkspace(program: Command, ctx: CliContext): void {
     );
 
   ws.command("reset")
-    .description("Rebuild the whole sandbox from the baseline or a snapshot; clears history, shells, services.")
+    .description(
+      "Rebuild the whole sandbox from the baseline or a snapshot; clears history, shells, services.",
+    )
     .argument("<workspace-id>", "workspace id")
     .option("--snapshot <name>", "snapshot to restore (default: baseline)")
     .option("--json", "print the workspace record as JSON")
-    .addHelpText("after", example("pyro workspace reset WORKSPACE_ID", "pyro workspace reset WORKSPACE_ID --snapshot checkpoint"))
+    .addHelpText(
+      "after",
+      example(
+        "pyro workspace reset WORKSPACE_ID",
+        "pyro workspace reset WORKSPACE_ID --snapshot checkpoint",
+      ),
+    )
     .action(async (workspaceId: string, flags: JsonFlag & { snapshot?: string }) =>
       ctx.run(flags.json, async () => {
-        const record = await ctx.manager().resetWorkspace(workspaceId, flags.snapshot !== undefined ? { snapshot: flags.snapshot } : {});
+        const record = await ctx
+          .manager()
+          .resetWorkspace(
+            workspaceId,
+            flags.snapshot !== undefined ? { snapshot: flags.snapshot } : {},
+          );
         if (flags.json) printJson(record);
         else printWorkspaceSummary(record);
       }),

@@ -184,7 +184,15 @@ export async function statusWorkspace(
   workspaceId: string,
 ): Promise<WorkspaceRecord> {
   const record = await readRecord(paths, workspaceId);
-  if (record.state === "started" && (await supervisorPid(paths, workspaceId)) === undefined) {
+  // "starting" with a supervisor that was started and is gone (a reset killed mid-way) is crashed too.
+  const supervisorWasStarted =
+    record.state === "started" ||
+    (record.state === "starting" &&
+      (await fs.stat(workspaceFiles(paths, workspaceId).supervisorPid).then(
+        () => true,
+        () => false,
+      )));
+  if (supervisorWasStarted && (await supervisorPid(paths, workspaceId)) === undefined) {
     const tail = await fs
       .readFile(path.join(workspaceFiles(paths, workspaceId).vmDir, "serial.log"), "utf8")
       .catch(() => "");

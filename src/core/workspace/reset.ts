@@ -3,7 +3,14 @@ import { applyInternalSnapshot } from "../../runtime/qemu/img.js";
 import type { PyroPaths } from "../paths.js";
 import { workspaceFiles } from "./layout.js";
 import { startSupervisor, stopSupervisor } from "./lifecycle.js";
-import { readRecord, updateRecord, withWorkspaceLock, writeRecord, type WorkspaceRecord } from "./record.js";
+import { faultPoint } from "../fault.js";
+import {
+  readRecord,
+  updateRecord,
+  withWorkspaceLock,
+  writeRecord,
+  type WorkspaceRecord,
+} from "./record.js";
 import { BASELINE_SNAPSHOT, internalName, resolveSnapshot } from "./snapshots.js";
 
 /**
@@ -22,9 +29,12 @@ export async function resetWorkspace(
   await readRecord(paths, id);
   const files = workspaceFiles(paths, id);
   await withWorkspaceLock(paths, id, async () => {
-    await stopSupervisor(paths, id);
+    // Refuse an unknown snapshot before touching the running VM.
     const snapshot = await resolveSnapshot(paths, id, snapshotName);
+    await stopSupervisor(paths, id);
+    await faultPoint("reset:stopped");
     await applyInternalSnapshot(files.workspaceDisk, internalName(snapshot.snapshot_name));
+    await faultPoint("reset:applied");
     // A fresh root: /tmp, installed packages and every process from before are gone.
     await fs.rm(files.vmDir, { recursive: true, force: true });
     await fs.rm(files.journal, { force: true });
@@ -42,6 +52,7 @@ export async function resetWorkspace(
     });
   });
   // Outside the lock: the new supervisor takes it to record that the VM is up.
+  await faultPoint("reset:before-boot");
   try {
     await startSupervisor(paths, id);
   } catch (error) {

@@ -11,7 +11,8 @@ import { PyroError, invalidArgument } from "../errors.js";
 import { atomicWriteJson, readJsonIfExists } from "../fs.js";
 import type { PyroPaths } from "../paths.js";
 import { WORKSPACE_GUEST_PATH, workspaceFiles } from "./layout.js";
-import { connectWorkspace, statusWorkspace } from "./lifecycle.js";
+import { connectWorkspace, statusWorkspace, supervisorPid } from "./lifecycle.js";
+import { faultPoint } from "../fault.js";
 import { readRecord, withWorkspaceLock } from "./record.js";
 
 /**
@@ -24,7 +25,8 @@ import { readRecord, withWorkspaceLock } from "./record.js";
 export const SNAPSHOT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const BASELINE_SNAPSHOT = "baseline";
 /** Disk-level names; a prefix keeps user names from being read as qcow2 snapshot ids. */
-export const internalName = (name: string): string => (name === BASELINE_SNAPSHOT ? "pyro-baseline" : `n-${name}`);
+export const internalName = (name: string): string =>
+  name === BASELINE_SNAPSHOT ? "pyro-baseline" : `n-${name}`;
 export const WORKSPACE_DRIVE_ID = "pyro-workspace";
 
 export interface SnapshotInfo {
@@ -51,18 +53,26 @@ interface SnapshotIndex {
   snapshots: SnapshotInfo[];
 }
 
-const indexFile = (paths: PyroPaths, id: string) => path.join(workspaceFiles(paths, id).dir, "snapshots.json");
+const indexFile = (paths: PyroPaths, id: string) =>
+  path.join(workspaceFiles(paths, id).dir, "snapshots.json");
 
 async function readIndex(paths: PyroPaths, id: string): Promise<SnapshotInfo[]> {
-  const value = (await readJsonIfExists(indexFile(paths, id)).catch(() => undefined)) as SnapshotIndex | undefined;
+  const value = (await readJsonIfExists(indexFile(paths, id)).catch(() => undefined)) as
+    SnapshotIndex | undefined;
   return Array.isArray(value?.snapshots) ? value.snapshots : [];
 }
 
 async function writeIndex(paths: PyroPaths, id: string, snapshots: SnapshotInfo[]): Promise<void> {
-  await atomicWriteJson(indexFile(paths, id), { schema_version: 1, snapshots } satisfies SnapshotIndex);
+  await atomicWriteJson(indexFile(paths, id), {
+    schema_version: 1,
+    snapshots,
+  } satisfies SnapshotIndex);
 }
 
-export function checkSnapshotName(name: string, { allowBaseline }: { allowBaseline: boolean }): string {
+export function checkSnapshotName(
+  name: string,
+  { allowBaseline }: { allowBaseline: boolean },
+): string {
   if (typeof name !== "string" || !SNAPSHOT_NAME_PATTERN.test(name)) {
     throw invalidArgument(
       `invalid snapshot name "${String(name)}"`,
@@ -70,14 +80,24 @@ export function checkSnapshotName(name: string, { allowBaseline }: { allowBaseli
     );
   }
   if (name === BASELINE_SNAPSHOT && !allowBaseline) {
-    throw invalidArgument(`"${BASELINE_SNAPSHOT}" is reserved for the create-time baseline`, "Pick another snapshot name.");
+    throw invalidArgument(
+      `"${BASELINE_SNAPSHOT}" is reserved for the create-time baseline`,
+      "Pick another snapshot name.",
+    );
   }
   return name;
 }
 
 /** Mark the baseline state on a fresh workspace disk (called once at create). */
-export async function markBaseline(paths: PyroPaths, id: string, info: Omit<SnapshotInfo, "snapshot_name" | "kind">): Promise<void> {
-  await createInternalSnapshot(workspaceFiles(paths, id).workspaceDisk, internalName(BASELINE_SNAPSHOT));
+export async function markBaseline(
+  paths: PyroPaths,
+  id: string,
+  info: Omit<SnapshotInfo, "snapshot_name" | "kind">,
+): Promise<void> {
+  await createInternalSnapshot(
+    workspaceFiles(paths, id).workspaceDisk,
+    internalName(BASELINE_SNAPSHOT),
+  );
   await writeIndex(paths, id, [{ snapshot_name: BASELINE_SNAPSHOT, kind: "baseline", ...info }]);
 }
 
@@ -98,7 +118,11 @@ async function isRunning(paths: PyroPaths, id: string): Promise<boolean> {
   return (await statusWorkspace(paths, id)).state === "started";
 }
 
-async function withQmp<T>(paths: PyroPaths, id: string, action: (qmp: QmpClient) => Promise<T>): Promise<T> {
+async function withQmp<T>(
+  paths: PyroPaths,
+  id: string,
+  action: (qmp: QmpClient) => Promise<T>,
+): Promise<T> {
   const qmp = await QmpClient.connect(path.join(workspaceFiles(paths, id).vmDir, QMP_SOCKET));
   try {
     return await action(qmp);
@@ -107,7 +131,12 @@ async function withQmp<T>(paths: PyroPaths, id: string, action: (qmp: QmpClient)
   }
 }
 
-async function deleteDiskSnapshot(paths: PyroPaths, id: string, name: string, running: boolean): Promise<void> {
+async function deleteDiskSnapshot(
+  paths: PyroPaths,
+  id: string,
+  name: string,
+  running: boolean,
+): Promise<void> {
   if (running) {
     await withQmp(paths, id, (qmp) =>
       qmp.execute("blockdev-snapshot-delete-internal-sync", { device: WORKSPACE_DRIVE_ID, name }),
@@ -123,7 +152,9 @@ export async function listSnapshots(paths: PyroPaths, id: string): Promise<Snaps
     const snapshots = await reconcile(paths, id, await isRunning(paths, id));
     const ordered = [
       ...snapshots.filter((s) => s.kind === "baseline"),
-      ...snapshots.filter((s) => s.kind === "named").sort((a, b) => a.created_at.localeCompare(b.created_at)),
+      ...snapshots
+        .filter((s) => s.kind === "named")
+        .sort((a, b) => a.created_at.localeCompare(b.created_at)),
     ];
     return { workspace_id: id, count: ordered.length, snapshots: ordered };
   });
@@ -134,26 +165,42 @@ export async function listSnapshots(paths: PyroPaths, id: string): Promise<Snaps
  * snapshots the disk, the filesystem is thawed whatever happened. Stopped workspaces are
  * snapshotted offline.
  */
-export async function createSnapshot(paths: PyroPaths, id: string, name: string): Promise<SnapshotPayload> {
+export async function createSnapshot(
+  paths: PyroPaths,
+  id: string,
+  name: string,
+): Promise<SnapshotPayload> {
   checkSnapshotName(name, { allowBaseline: false });
   await readRecord(paths, id);
   return withWorkspaceLock(paths, id, async () => {
     const running = await isRunning(paths, id);
     const existing = await reconcile(paths, id, running);
     if (existing.some((s) => s.snapshot_name === name)) {
-      throw new PyroError("SNAPSHOT_EXISTS", `snapshot "${name}" already exists in workspace ${id}`, {
-        hint: `Delete it first (\`pyro workspace snapshot delete ${id} ${name}\`) or choose another name.`,
-      });
+      throw new PyroError(
+        "SNAPSHOT_EXISTS",
+        `snapshot "${name}" already exists in workspace ${id}`,
+        {
+          hint: `Delete it first (\`pyro workspace snapshot delete ${id} ${name}\`) or choose another name.`,
+        },
+      );
     }
     let usage = { entryCount: 0, bytes: 0 };
     if (running) {
       const agent = await connectWorkspace(paths, id);
       try {
         usage = await diskUsage(agent);
-        await guestRun(agent, ["sh", "-c", `sync -f ${WORKSPACE_GUEST_PATH} && fsfreeze -f ${WORKSPACE_GUEST_PATH}`]);
+        await guestRun(agent, [
+          "sh",
+          "-c",
+          `sync -f ${WORKSPACE_GUEST_PATH} && fsfreeze -f ${WORKSPACE_GUEST_PATH}`,
+        ]);
         try {
+          await faultPoint("snapshot-create:frozen", () => supervisorPid(paths, id));
           await withQmp(paths, id, (qmp) =>
-            qmp.execute("blockdev-snapshot-internal-sync", { device: WORKSPACE_DRIVE_ID, name: internalName(name) }),
+            qmp.execute("blockdev-snapshot-internal-sync", {
+              device: WORKSPACE_DRIVE_ID,
+              name: internalName(name),
+            }),
           );
         } finally {
           await guestRun(agent, ["fsfreeze", "-u", WORKSPACE_GUEST_PATH]);
@@ -164,6 +211,7 @@ export async function createSnapshot(paths: PyroPaths, id: string, name: string)
     } else {
       await createInternalSnapshot(workspaceFiles(paths, id).workspaceDisk, internalName(name));
     }
+    await faultPoint("snapshot-create:disk-done", () => supervisorPid(paths, id));
     const info: SnapshotInfo = {
       snapshot_name: name,
       kind: "named",
@@ -176,7 +224,11 @@ export async function createSnapshot(paths: PyroPaths, id: string, name: string)
   });
 }
 
-export async function deleteSnapshot(paths: PyroPaths, id: string, name: string): Promise<SnapshotPayload> {
+export async function deleteSnapshot(
+  paths: PyroPaths,
+  id: string,
+  name: string,
+): Promise<SnapshotPayload> {
   checkSnapshotName(name, { allowBaseline: false });
   await readRecord(paths, id);
   return withWorkspaceLock(paths, id, async () => {
@@ -184,7 +236,12 @@ export async function deleteSnapshot(paths: PyroPaths, id: string, name: string)
     const existing = await reconcile(paths, id, running);
     const target = existing.find((s) => s.snapshot_name === name);
     if (!target) throw unknownSnapshot(id, name, existing);
-    await writeIndex(paths, id, existing.filter((s) => s !== target));
+    await writeIndex(
+      paths,
+      id,
+      existing.filter((s) => s !== target),
+    );
+    await faultPoint("snapshot-delete:index-done", () => supervisorPid(paths, id));
     await deleteDiskSnapshot(paths, id, internalName(name), running);
     return { workspace_id: id, snapshot: target };
   });
@@ -197,9 +254,13 @@ export function unknownSnapshot(id: string, name: string, existing: SnapshotInfo
 }
 
 /** The snapshot to restore, checked against the disk (for reset). Call under the lock. */
-export async function resolveSnapshot(paths: PyroPaths, id: string, name: string): Promise<SnapshotInfo> {
+export async function resolveSnapshot(
+  paths: PyroPaths,
+  id: string,
+  name: string,
+): Promise<SnapshotInfo> {
   checkSnapshotName(name, { allowBaseline: true });
-  const existing = await reconcile(paths, id, false);
+  const existing = await reconcile(paths, id, await isRunning(paths, id));
   const target = existing.find((s) => s.snapshot_name === name);
   if (!target) throw unknownSnapshot(id, name, existing);
   return target;
@@ -208,14 +269,21 @@ export async function resolveSnapshot(paths: PyroPaths, id: string, name: string
 async function guestRun(agent: AgentConnection, argv: string[]): Promise<string> {
   let out = "";
   let err = "";
-  const result = await agent.exec({ argv, cwd: "/", timeoutMs: 60_000 }, {
-    onStdout: (c) => (out = (out + c.toString()).slice(0, 65536)),
-    onStderr: (c) => (err = (err + c.toString()).slice(0, 4096)),
-  }).result;
+  const result = await agent.exec(
+    { argv, cwd: "/", timeoutMs: 60_000 },
+    {
+      onStdout: (c) => (out = (out + c.toString()).slice(0, 65536)),
+      onStderr: (c) => (err = (err + c.toString()).slice(0, 4096)),
+    },
+  ).result;
   if (result.exitCode !== 0) {
-    throw new PyroError("GUEST_ERROR", `${argv.join(" ")} failed in the guest: ${err.trim() || `exit ${result.exitCode}`}`, {
-      hint: "Reset the workspace if it keeps failing.",
-    });
+    throw new PyroError(
+      "GUEST_ERROR",
+      `${argv.join(" ")} failed in the guest: ${err.trim() || `exit ${result.exitCode}`}`,
+      {
+        hint: "Reset the workspace if it keeps failing.",
+      },
+    );
   }
   return out;
 }
@@ -225,5 +293,8 @@ async function diskUsage(agent: AgentConnection): Promise<{ entryCount: number; 
   const out = await guestRun(agent, ["df", "-B1", "--output=used,iused", WORKSPACE_GUEST_PATH]);
   const [used, iused] = (out.trim().split("\n")[1] ?? "").trim().split(/\s+/).map(Number);
   // ext4 keeps 11 inodes for itself (root and lost+found among them).
-  return { bytes: Number.isFinite(used) ? (used as number) : 0, entryCount: Math.max(0, (iused ?? 11) - 11) };
+  return {
+    bytes: Number.isFinite(used) ? (used as number) : 0,
+    entryCount: Math.max(0, (iused ?? 11) - 11),
+  };
 }

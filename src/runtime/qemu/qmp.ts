@@ -41,7 +41,9 @@ export class QmpClient {
     const socket = await new Promise<net.Socket>((resolve, reject) => {
       const s = net.connect(socketPath);
       s.once("connect", () => resolve(s));
-      s.once("error", (error) => reject(new PyroError("VM_CRASHED", `cannot reach QMP: ${error.message}`)));
+      s.once("error", (error) =>
+        reject(new PyroError("VM_CRASHED", `cannot reach QMP: ${error.message}`)),
+      );
     });
     const client = new QmpClient(socket);
     await client.next(timeoutMs); // greeting
@@ -58,7 +60,10 @@ export class QmpClient {
   private next(timeoutMs: number): Promise<Record<string, unknown>> {
     return new Promise((resolve, reject) => {
       if (this.closedError) return reject(this.closedError);
-      const timer = setTimeout(() => reject(new PyroError("VM_CRASHED", "QMP did not answer in time")), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new PyroError("VM_CRASHED", "QMP did not answer in time")),
+        timeoutMs,
+      );
       this.waiters.push((message) => {
         clearTimeout(timer);
         resolve(message);
@@ -70,7 +75,11 @@ export class QmpClient {
     });
   }
 
-  async execute(command: string, args: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<unknown> {
+  async execute(
+    command: string,
+    args: Record<string, unknown> = {},
+    timeoutMs = 30_000,
+  ): Promise<unknown> {
     const reply = this.next(timeoutMs);
     this.socket.write(`${JSON.stringify({ execute: command, arguments: args })}\n`);
     const message = await reply;
