@@ -17,7 +17,7 @@ import { launchVm } from "../src/core/vm-launch.js";
 import { ensureInitramfs } from "../src/runtime/initramfs.js";
 import { buildQemuArgs } from "../src/runtime/qemu/args.js";
 import { chooseAccelerator } from "../src/runtime/qemu/accel.js";
-import { qemuVersion } from "../src/runtime/host-tools.js";
+import { hostTscKhz, qemuVersion } from "../src/runtime/host-tools.js";
 import { spawnQemu } from "../src/runtime/qemu/vm.js";
 import { AgentConnection } from "../src/protocol/client.js";
 
@@ -75,6 +75,7 @@ async function main(): Promise<void> {
       vcpuCount: 1,
       memMib: 1024,
       accelerator: accel.accelerator,
+      ...(accel.accelerator === "tcg" ? { tscKhz: hostTscKhz() } : {}),
       network: false,
       rootDisk: {
         serial: "pyro-root",

@@ -4,7 +4,7 @@ import { promisify } from "node:util";
 import type { PyroPaths } from "./paths.js";
 import type { InstalledEnvironment } from "../environments/store.js";
 import type { RunningVm, VmPlan } from "../runtime/driver.js";
-import { requireTool, qemuVersion } from "../runtime/host-tools.js";
+import { hostTscKhz, requireTool, qemuVersion } from "../runtime/host-tools.js";
 import { ensureInitramfs } from "../runtime/initramfs.js";
 import { chooseAccelerator, type AcceleratorChoice } from "../runtime/qemu/accel.js";
 import { QemuDriver } from "../runtime/qemu/vm.js";
@@ -65,6 +65,7 @@ export async function launchVm(paths: PyroPaths, request: LaunchRequest): Promis
   });
   const rootOverlay = path.join(request.runDir, "root.qcow2");
   await createRootOverlay(request.environment, rootOverlay);
+  const tscKhz = hostTscKhz();
   const started = performance.now();
   const vm = await new QemuDriver().boot(
     {
@@ -74,6 +75,7 @@ export async function launchVm(paths: PyroPaths, request: LaunchRequest): Promis
       vcpuCount: request.vcpuCount,
       memMib: request.memMib,
       accelerator: accelerator.accelerator,
+      ...(accelerator.accelerator === "tcg" && tscKhz ? { tscKhz } : {}),
       network: request.network,
       rootDisk: { serial: ROOT_SERIAL, path: rootOverlay, format: "qcow2", readOnly: false },
       ...request.extra,

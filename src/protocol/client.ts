@@ -47,6 +47,8 @@ export interface AgentHello {
   capabilities: string[];
 }
 
+const HELLO_RESEND_MS = 500;
+
 interface PendingChannel {
   onFrame(frame: Frame): void;
   onClose(error: Error): void;
@@ -204,7 +206,8 @@ export class AgentConnection {
 
   private dispatch(frame: Frame): void {
     if (frame.channel === 0) {
-      if (frame.header.type === T.PONG) return;
+      // Late answers to a repeated hello, and pongs, need nothing.
+      if (frame.header.type === T.PONG || frame.header.type === T.HELLO) return;
       this.fail(new ProtocolError(`unexpected ${frame.header.type} frame on the control channel`));
       return;
     }
@@ -242,6 +245,7 @@ export function greet(stream: Duplex, timeoutMs: number): Promise<AgentHello> {
     const decoder = new FrameDecoder();
     const finish = (error: Error | undefined, hello?: AgentHello) => {
       clearTimeout(timer);
+      clearInterval(resend);
       stream.off("data", onData);
       stream.off("close", onClose);
       stream.off("error", onClose);
@@ -298,9 +302,16 @@ export function greet(stream: Duplex, timeoutMs: number): Promise<AgentHello> {
     stream.on("data", onData);
     stream.once("close", onClose);
     stream.once("error", onClose);
-    stream.write(
-      encodeFrame(0, { type: T.HELLO, protocol: PROTOCOL_VERSION, host_version: AGENT_VERSION }),
-    );
+    // The guest kernel discards what reached the port before the agent opened it, so a hello
+    // sent while the guest boots can be lost: repeat it until the agent answers. The agent
+    // answers every hello; the extra answers are ignored on the control channel.
+    const hello = encodeFrame(0, {
+      type: T.HELLO,
+      protocol: PROTOCOL_VERSION,
+      host_version: AGENT_VERSION,
+    });
+    const resend = setInterval(() => stream.write(hello), HELLO_RESEND_MS);
+    stream.write(hello);
   });
 }
 

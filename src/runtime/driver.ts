@@ -27,6 +27,11 @@ export interface VmPlan {
   rootDisk: DiskSpec;
   workspaceDisk?: DiskSpec;
   baselineDisk?: DiskSpec;
+  /**
+   * Under TCG the guest kernel's PIT calibration of the TSC fails now and then on a busy host and
+   * the boot hangs; giving it the host's TSC rate skips that calibration.
+   */
+  tscKhz?: number;
   /** Only the accelerator probe sets this: the guest powers off right after loading modules. */
   probe?: boolean;
 }

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { accessSync, constants } from "node:fs";
+import { accessSync, constants, readFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { PyroError } from "../core/errors.js";
@@ -58,6 +58,17 @@ export async function qemuVersion(): Promise<string | undefined> {
   try {
     const { stdout } = await execFileAsync(qemu, ["--version"]);
     return /version ([0-9][^\s]*)/.exec(stdout)?.[1] ?? stdout.split("\n")[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The host's TSC rate in kHz (from /proc/cpuinfo), or undefined when it cannot be read. */
+export function hostTscKhz(): number | undefined {
+  try {
+    const cpuinfo = readFileSync("/proc/cpuinfo", "utf8");
+    const mhz = Number(/^cpu MHz\s*:\s*([\d.]+)/m.exec(cpuinfo)?.[1]);
+    return Number.isFinite(mhz) && mhz > 0 ? Math.round(mhz * 1000) : undefined;
   } catch {
     return undefined;
   }

@@ -70,6 +70,13 @@ describe("qemu command line", () => {
     expect(kernelCommandLine({ ...plan, network: true })).toContain("pyro.net=1");
   });
 
+  it("qemu args: under TCG the guest is told the TSC rate so it never calibrates against the PIT", () => {
+    expect(kernelCommandLine(plan)).not.toContain("tsc_early_khz");
+    expect(kernelCommandLine({ ...plan, tscKhz: 2596144 }).split(" ")).toEqual(
+      expect.arrayContaining(["tsc_early_khz=2596144", "tsc=reliable"]),
+    );
+  });
+
   it("qemu args: the console stays quiet and names the root disk", () => {
     const line = kernelCommandLine(plan);
     expect(line.split(" ")).toEqual(

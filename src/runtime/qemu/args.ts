@@ -62,6 +62,7 @@ export function kernelCommandLine(plan: VmPlan): string {
   const words = ["console=ttyS0", "quiet", "panic=-1", `pyro.root=${plan.rootDisk.serial}`];
   if (plan.workspaceDisk) words.push(`pyro.workspace=${plan.workspaceDisk.serial}`);
   if (plan.baselineDisk) words.push(`pyro.baseline=${plan.baselineDisk.serial}`);
+  if (plan.tscKhz) words.push(`tsc_early_khz=${plan.tscKhz}`, "tsc=reliable");
   if (plan.network) words.push("pyro.net=1");
   if (plan.probe) words.push("pyro.probe=1");
   return words.join(" ");

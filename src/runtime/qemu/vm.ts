@@ -124,6 +124,8 @@ async function connectWhenReady(
         const socket = net.connect(socketPath);
         socket.once("connect", () => {
           socket.removeAllListeners("error");
+          // The owner watches "close"; an error (the VM killed under us) must not crash the host.
+          socket.on("error", () => socket.destroy());
           resolve(socket);
         });
         socket.once("error", reject);
