@@ -29,10 +29,11 @@ dist-check: setup
 	sh scripts/dist-check.sh
 
 smoke: setup
-	node dist/src/cli/main.js run debian:12 -- git --version
+	npx tsx scripts/smoke.ts
 
 bench: setup
 	npx tsx bench/run.ts
+	npx tsx bench/workspace.ts
 
 demo: setup
 	node dist/src/cli/main.js doctor
