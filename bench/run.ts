@@ -14,11 +14,7 @@ import { fileURLToPath } from "node:url";
 import { ensureEnvironment } from "../src/core/environments.js";
 import { resolvePaths } from "../src/core/paths.js";
 import { launchVm } from "../src/core/vm-launch.js";
-import { ensureInitramfs } from "../src/runtime/initramfs.js";
-import { buildQemuArgs } from "../src/runtime/qemu/args.js";
-import { chooseAccelerator } from "../src/runtime/qemu/accel.js";
-import { hostTscKhz, qemuVersion } from "../src/runtime/host-tools.js";
-import { spawnQemu } from "../src/runtime/qemu/vm.js";
+import { bootFloor } from "./floor.js";
 import { AgentConnection } from "../src/protocol/client.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -53,45 +49,14 @@ async function main(): Promise<void> {
   process.env.PYRO_STATE_DIR = stateDir;
   const paths = resolvePaths();
   const environment = await ensureEnvironment(paths, "debian:12");
-  const initramfsPath = await ensureInitramfs(paths, environment);
-  const accel = await chooseAccelerator(paths, {
-    kernelPath: environment.kernel_image,
-    initramfsPath,
-    rootImage: environment.rootfs_image,
-    qemuVersion: (await qemuVersion()) ?? "unknown",
-  });
+  const floorBoot = await bootFloor(paths, stateDir);
   console.log(
-    `machine: ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? "?"}; accelerator ${accel.accelerator}`,
+    `machine: ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? "?"}; accelerator ${floorBoot.accel.accelerator}`,
   );
 
   // 1. Floor: bare boot to the initramfs and power-off, same kernel and initramfs.
   const floor: number[] = [];
-  for (let i = 0; i < RUNS; i += 1) {
-    const runDir = mkdtempSync(path.join(stateDir, "floor-"));
-    const args = buildQemuArgs({
-      runDir,
-      kernelPath: environment.kernel_image,
-      initramfsPath,
-      vcpuCount: 1,
-      memMib: 1024,
-      accelerator: accel.accelerator,
-      ...(accel.accelerator === "tcg" ? { tscKhz: hostTscKhz() } : {}),
-      network: false,
-      rootDisk: {
-        serial: "pyro-root",
-        path: environment.rootfs_image,
-        format: "raw",
-        readOnly: true,
-      },
-      probe: true,
-    });
-    floor.push(
-      await timeIt(
-        () => new Promise<void>((resolve) => spawnQemu(args).once("exit", () => resolve())),
-      ),
-    );
-    rmSync(runDir, { recursive: true, force: true });
-  }
+  for (let i = 0; i < RUNS; i += 1) floor.push(await floorBoot.timeMs());
 
   const runs: number[] = [];
   for (let i = 0; i < RUNS; i += 1) {

@@ -12,7 +12,6 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import os from "node:os";
 import path from "node:path";
 import { WorkspaceManager } from "../src/core/manager.js";
-import { ensureEnvironment } from "../src/core/environments.js";
 import { resolvePaths } from "../src/core/paths.js";
 import { workspaceFiles } from "../src/core/workspace/layout.js";
 import {
@@ -21,11 +20,7 @@ import {
   supervisorPid,
 } from "../src/core/workspace/lifecycle.js";
 import { makeExt4 } from "../src/core/workspace/seed.js";
-import { ensureInitramfs } from "../src/runtime/initramfs.js";
-import { buildQemuArgs } from "../src/runtime/qemu/args.js";
-import { chooseAccelerator } from "../src/runtime/qemu/accel.js";
-import { hostTscKhz, qemuVersion } from "../src/runtime/host-tools.js";
-import { spawnQemu } from "../src/runtime/qemu/vm.js";
+import { bootFloor } from "./floor.js";
 import { applyInternalSnapshot } from "../src/runtime/qemu/img.js";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? "3");
@@ -53,38 +48,10 @@ function seedTree(root: string, files: number, bytes: number): string {
   return root;
 }
 
+let floor: Awaited<ReturnType<typeof bootFloor>> | undefined;
 async function bareBoot(): Promise<number> {
-  const environment = await ensureEnvironment(paths, "debian:12");
-  const initramfsPath = await ensureInitramfs(paths, environment);
-  const accel = await chooseAccelerator(paths, {
-    kernelPath: environment.kernel_image,
-    initramfsPath,
-    rootImage: environment.rootfs_image,
-    qemuVersion: (await qemuVersion()) ?? "unknown",
-  });
-  const runDir = mkdtempSync(path.join(stateDir, "floor-"));
-  const args = buildQemuArgs({
-    runDir,
-    kernelPath: environment.kernel_image,
-    initramfsPath,
-    vcpuCount: 1,
-    memMib: 1024,
-    accelerator: accel.accelerator,
-    ...(accel.accelerator === "tcg" ? { tscKhz: hostTscKhz() } : {}),
-    network: false,
-    rootDisk: {
-      serial: "pyro-root",
-      path: environment.rootfs_image,
-      format: "raw",
-      readOnly: true,
-    },
-    probe: true,
-  });
-  const [t] = await timed(
-    () => new Promise<void>((resolve) => spawnQemu(args).once("exit", () => resolve())),
-  );
-  rmSync(runDir, { recursive: true, force: true });
-  return t;
+  floor ??= await bootFloor(paths, stateDir);
+  return floor.timeMs();
 }
 
 async function guest(id: string, command: string, timeoutSeconds = 600): Promise<string> {

@@ -60,30 +60,32 @@ function describe(install: InstalledEnvironment): EnvironmentInspectPayload {
   };
 }
 
+function summarize(e: EnvironmentInspectPayload): EnvironmentSummary {
+  const {
+    name,
+    version,
+    description,
+    default_packages,
+    distribution,
+    distribution_version,
+    installed,
+  } = e;
+  return {
+    name,
+    version,
+    description,
+    default_packages,
+    distribution,
+    distribution_version,
+    installed,
+  };
+}
+
 export async function listEnvironments(paths: PyroPaths): Promise<EnvironmentListPayload> {
   const installs = await inspectAll(paths);
   return {
     catalog_version: CATALOG_VERSION,
-    environments: installs.map((install) => {
-      const {
-        name,
-        version,
-        description,
-        default_packages,
-        distribution,
-        distribution_version,
-        installed,
-      } = describe(install);
-      return {
-        name,
-        version,
-        description,
-        default_packages,
-        distribution,
-        distribution_version,
-        installed,
-      };
-    }),
+    environments: installs.map((install) => summarize(describe(install))),
   };
 }
 

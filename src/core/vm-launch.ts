@@ -1,39 +1,18 @@
-import { execFile } from "node:child_process";
 import path from "node:path";
-import { promisify } from "node:util";
 import type { PyroPaths } from "./paths.js";
 import type { InstalledEnvironment } from "../environments/store.js";
 import type { RunningVm, VmPlan } from "../runtime/driver.js";
 import { hostTscKhz, requireTool, qemuVersion } from "../runtime/host-tools.js";
 import { ensureInitramfs } from "../runtime/initramfs.js";
+import { createOverlay } from "../runtime/qemu/img.js";
 import { chooseAccelerator, type AcceleratorChoice } from "../runtime/qemu/accel.js";
 import { QemuDriver } from "../runtime/qemu/vm.js";
-
-const execFileAsync = promisify(execFile);
 
 export const ROOT_SERIAL = "pyro-root";
 
 export function bootTimeoutMs(): number {
   const seconds = Number(process.env.PYRO_BOOT_TIMEOUT_SECONDS ?? "90");
   return (Number.isFinite(seconds) && seconds > 0 ? seconds : 90) * 1000;
-}
-
-/** A qcow2 overlay over the environment's pristine root image; writes land only in the overlay. */
-export async function createRootOverlay(
-  environment: InstalledEnvironment,
-  target: string,
-): Promise<void> {
-  await execFileAsync(requireTool("qemuImg"), [
-    "create",
-    "-q",
-    "-f",
-    "qcow2",
-    "-F",
-    "raw",
-    "-b",
-    environment.rootfs_image,
-    target,
-  ]);
 }
 
 export interface LaunchRequest {
@@ -64,7 +43,7 @@ export async function launchVm(paths: PyroPaths, request: LaunchRequest): Promis
     qemuVersion: (await qemuVersion()) ?? "unknown",
   });
   const rootOverlay = path.join(request.runDir, "root.qcow2");
-  await createRootOverlay(request.environment, rootOverlay);
+  await createOverlay(request.environment.rootfs_image, rootOverlay);
   const tscKhz = hostTscKhz();
   const started = performance.now();
   const vm = await new QemuDriver().boot(

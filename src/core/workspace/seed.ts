@@ -89,23 +89,3 @@ export async function makeExt4(sourceDir: string, image: string, sizeMib: number
     `${sizeMib}M`,
   ]);
 }
-
-/** /workspace's disk: a qcow2 overlay whose backing file is the immutable baseline. */
-export async function createWorkspaceOverlay(baseline: string, target: string): Promise<void> {
-  // A relative backing path (both files share a folder) keeps the pair valid if the state moves.
-  await execFileAsync(
-    requireTool("qemuImg"),
-    [
-      "create",
-      "-q",
-      "-f",
-      "qcow2",
-      "-F",
-      "raw",
-      "-b",
-      path.relative(path.dirname(target), baseline),
-      target,
-    ],
-    { cwd: path.dirname(target) },
-  );
-}

@@ -160,6 +160,21 @@ export async function listSnapshots(paths: PyroPaths, id: string): Promise<Snaps
   });
 }
 
+/** Validate the name, then run `action` under the workspace lock with the reconciled index. */
+async function withSnapshotIndex<T>(
+  paths: PyroPaths,
+  id: string,
+  name: string,
+  action: (running: boolean, existing: SnapshotInfo[]) => Promise<T>,
+): Promise<T> {
+  checkSnapshotName(name, { allowBaseline: false });
+  await readRecord(paths, id);
+  return withWorkspaceLock(paths, id, async () => {
+    const running = await isRunning(paths, id);
+    return action(running, await reconcile(paths, id, running));
+  });
+}
+
 /**
  * Take a named snapshot of the live /workspace. The agent syncs and freezes the filesystem, QMP
  * snapshots the disk, the filesystem is thawed whatever happened. Stopped workspaces are
@@ -170,11 +185,7 @@ export async function createSnapshot(
   id: string,
   name: string,
 ): Promise<SnapshotPayload> {
-  checkSnapshotName(name, { allowBaseline: false });
-  await readRecord(paths, id);
-  return withWorkspaceLock(paths, id, async () => {
-    const running = await isRunning(paths, id);
-    const existing = await reconcile(paths, id, running);
+  return withSnapshotIndex(paths, id, name, async (running, existing) => {
     if (existing.some((s) => s.snapshot_name === name)) {
       throw new PyroError(
         "SNAPSHOT_EXISTS",
@@ -229,11 +240,7 @@ export async function deleteSnapshot(
   id: string,
   name: string,
 ): Promise<SnapshotPayload> {
-  checkSnapshotName(name, { allowBaseline: false });
-  await readRecord(paths, id);
-  return withWorkspaceLock(paths, id, async () => {
-    const running = await isRunning(paths, id);
-    const existing = await reconcile(paths, id, running);
+  return withSnapshotIndex(paths, id, name, async (running, existing) => {
     const target = existing.find((s) => s.snapshot_name === name);
     if (!target) throw unknownSnapshot(id, name, existing);
     await writeIndex(

@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import path from "node:path";
 import { promisify } from "node:util";
 import { requireTool } from "../host-tools.js";
 
@@ -26,4 +27,19 @@ export async function applyInternalSnapshot(image: string, name: string): Promis
 
 export async function deleteInternalSnapshot(image: string, name: string): Promise<void> {
   await execFileAsync(requireTool("qemuImg"), ["snapshot", "-d", name, image]);
+}
+
+/**
+ * A qcow2 overlay over a raw image: writes land in the overlay, the backing file is never
+ * touched. The backing path is stored relative to the overlay when both share a folder, so the
+ * pair stays valid if the folder moves.
+ */
+export async function createOverlay(backing: string, target: string): Promise<void> {
+  const dir = path.dirname(target);
+  const backingRef = path.dirname(backing) === dir ? path.basename(backing) : backing;
+  await execFileAsync(
+    requireTool("qemuImg"),
+    ["create", "-q", "-f", "qcow2", "-F", "raw", "-b", backingRef, target],
+    { cwd: dir },
+  );
 }
