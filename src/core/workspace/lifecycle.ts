@@ -25,7 +25,8 @@ import {
   writeRecord,
   type WorkspaceRecord,
 } from "./record.js";
-import { buildBaseline, createWorkspaceOverlay } from "./seed.js";
+import { buildBaseline } from "./seed.js";
+import { createOverlay } from "../../runtime/qemu/img.js";
 import { markBaseline } from "./snapshots.js";
 
 export interface CreateWorkspaceOptions {
@@ -69,7 +70,7 @@ export async function createWorkspace(
     const seed = await buildBaseline(options.seedPath, staging, files.baseline);
     await fs.rm(staging, { recursive: true, force: true });
     await fs.chmod(files.baseline, 0o444);
-    await createWorkspaceOverlay(files.baseline, files.workspaceDisk);
+    await createOverlay(files.baseline, files.workspaceDisk);
     const now = new Date();
     await markBaseline(paths, workspaceId, {
       created_at: now.toISOString(),
