@@ -72,4 +72,40 @@ describe("SDK and MCP", () => {
     }
     expect(qemuProcesses(process.env.PYRO_STATE_DIR as string)).toEqual([]);
   });
+
+  it("mcp: a workspace round trip through the tools: create, exec, snapshot, reset, diff, delete", async () => {
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, "mcp", "serve"],
+      env: { ...(process.env as Record<string, string>) },
+      stderr: "inherit",
+    });
+    const client = new Client({ name: "pyro-test", version: "1.0.0" });
+    await client.connect(transport);
+    const call = async (name: string, args: Record<string, unknown>) => {
+      const result = await client.callTool({ name, arguments: args }, undefined, { timeout: 300_000 });
+      if (result.isError) throw new Error(`${name}: ${JSON.stringify(result.content)}`);
+      return result.structuredContent as Record<string, unknown>;
+    };
+    let id: string | undefined;
+    try {
+      id = (await call("workspace_create", { environment: "debian:12" })).workspace_id as string;
+      expect((await call("workspace_exec", { workspace_id: id, command: "echo one > a.txt" })).exit_code).toBe(0);
+      await call("snapshot_create", { workspace_id: id, snapshot_name: "one" });
+      await call("workspace_exec", { workspace_id: id, command: "echo two > a.txt" });
+      const reset = await call("workspace_reset", { workspace_id: id, snapshot: "one" });
+      expect(reset.reset_count).toBe(1);
+      expect((await call("workspace_exec", { workspace_id: id, command: "cat a.txt" })).stdout).toBe("one\n");
+      const diff = await call("workspace_diff", { workspace_id: id });
+      expect(diff.changed).toBe(true);
+      const snaps = await call("snapshot_list", { workspace_id: id });
+      expect((snaps.snapshots as { snapshot_name: string }[]).map((x) => x.snapshot_name)).toEqual(["baseline", "one"]);
+      const bad = await client.callTool({ name: "snapshot_delete", arguments: { workspace_id: id, snapshot_name: "baseline" } });
+      expect(bad.isError).toBe(true);
+      expect(JSON.stringify(bad.content)).toContain("reserved");
+    } finally {
+      if (id) await call("workspace_delete", { workspace_id: id });
+      await client.close();
+    }
+  });
 });
