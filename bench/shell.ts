@@ -69,12 +69,13 @@ async function main(): Promise<void> {
     }
     for (let i = 0; i < RUNS + WARMUP; i += 1) {
       const marker = `pyro-${i}-${(i * 7919) % 1000}`;
-      // The echoed command line shows `echo pyro-...`; the output line starts with the marker.
-      const expected = `\n${marker}\r\n`;
+      // The echoed command line shows `echo pyro-...`; the output line starts with the marker
+      // (after a newline, or after the \r that ends bash's bracketed-paste sequence).
+      const expected = new RegExp(`[\r\n]${marker}\r\n`);
       const start = performance.now();
       await client.request("shell_write", { shell_id: shell.shell_id, input: `echo ${marker}\n` });
       let text = "";
-      while (!text.includes(expected)) {
+      while (!expected.test(text)) {
         const read = await client.request<Read>("shell_read", {
           shell_id: shell.shell_id,
           cursor,

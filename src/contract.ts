@@ -44,6 +44,33 @@ export const CLI_COMMANDS: readonly CliCommandContract[] = [
   { path: ["workspace", "snapshot", "list"], flags: ["--json"] },
   { path: ["workspace", "snapshot", "delete"], flags: ["--json"] },
   { path: ["workspace", "reset"], flags: ["--snapshot", "--json"] },
+  { path: ["workspace", "shell", "open"], flags: ["--cwd", "--cols", "--rows", "--json"] },
+  {
+    path: ["workspace", "shell", "read"],
+    flags: ["--cursor", "--max-chars", "--wait-for-idle-ms", "--plain", "--json"],
+  },
+  { path: ["workspace", "shell", "write"], flags: ["--input", "--no-newline", "--json"] },
+  { path: ["workspace", "shell", "signal"], flags: ["--signal", "--json"] },
+  { path: ["workspace", "shell", "resize"], flags: ["--cols", "--rows", "--json"] },
+  { path: ["workspace", "shell", "close"], flags: ["--json"] },
+  { path: ["workspace", "shell", "list"], flags: ["--json"] },
+  {
+    path: ["workspace", "service", "start"],
+    flags: [
+      "--cwd",
+      "--ready-file",
+      "--ready-tcp",
+      "--ready-http",
+      "--ready-command",
+      "--ready-timeout-seconds",
+      "--ready-interval-ms",
+      "--json",
+    ],
+  },
+  { path: ["workspace", "service", "list"], flags: ["--json"] },
+  { path: ["workspace", "service", "status"], flags: ["--json"] },
+  { path: ["workspace", "service", "logs"], flags: ["--tail-lines", "--all", "--json"] },
+  { path: ["workspace", "service", "stop"], flags: ["--json"] },
 ];
 
 export const SDK_METHODS = [
@@ -67,6 +94,18 @@ export const SDK_METHODS = [
   "listSnapshots",
   "deleteSnapshot",
   "resetWorkspace",
+  "openShell",
+  "readShell",
+  "writeShell",
+  "signalShell",
+  "resizeShell",
+  "closeShell",
+  "listShells",
+  "startService",
+  "listServices",
+  "statusService",
+  "logsService",
+  "stopService",
 ] as const;
 
 export const MCP_TOOLS = [
@@ -85,6 +124,18 @@ export const MCP_TOOLS = [
   "snapshot_list",
   "snapshot_delete",
   "workspace_reset",
+  "shell_open",
+  "shell_read",
+  "shell_write",
+  "shell_signal",
+  "shell_resize",
+  "shell_close",
+  "shell_list",
+  "service_start",
+  "service_list",
+  "service_status",
+  "service_logs",
+  "service_stop",
 ] as const;
 
 export type SdkMethod = (typeof SDK_METHODS)[number];
@@ -96,6 +147,17 @@ export const DEFAULTS = {
   memMib: 1024,
   timeoutSeconds: 30,
   ttlSeconds: 600,
+} as const;
+
+/** Shell defaults: a 120x30 terminal in /workspace, reads of up to 64 Ki characters. */
+export const SHELL_DEFAULTS = { cols: 120, rows: 30, maxChars: 65_536 } as const;
+
+/** Service defaults: readiness polled every 500 ms for up to 30 s; logs show the last 200 lines. */
+export const SERVICE_DEFAULTS = {
+  readyTimeoutSeconds: 30,
+  readyIntervalMs: 500,
+  tailLines: 200,
+  stopGraceSeconds: 5,
 } as const;
 
 /** Accepted ranges, enforced by the manager so every surface rejects the same input. */

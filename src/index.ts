@@ -11,6 +11,15 @@ export type {
   EnvironmentSummary,
 } from "./core/environments.js";
 export type { RunPayload } from "./core/run.js";
+export type { ShellListPayload, ShellReadPayload, ShellRecord } from "./core/workspace/shells.js";
+export type {
+  ServiceListPayload,
+  ServiceLogsPayload,
+  ServiceRecord,
+  ServiceState,
+  StartServiceOptions,
+} from "./core/workspace/services.js";
+export type { ReadinessInput } from "./core/workspace/shell-service-args.js";
 export type { PullProgress, PullPhase } from "./environments/build.js";
 export { CLI_COMMANDS, SDK_METHODS, MCP_TOOLS, DEFAULTS, LIMITS } from "./contract.js";
 export { VERSION } from "./version.js";

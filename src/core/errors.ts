@@ -28,6 +28,12 @@ export type ErrorCode =
   | "BASELINE_MISSING"
   | "SNAPSHOT_EXISTS"
   | "SNAPSHOT_NOT_FOUND"
+  | "SHELL_NOT_FOUND"
+  | "SHELL_NOT_RUNNING"
+  | "SERVICE_NOT_FOUND"
+  | "SERVICE_EXISTS"
+  | "SERVICE_FAILED"
+  | "LIMIT_REACHED"
   | "INTERNAL";
 
 export interface PyroErrorPayload {

@@ -40,6 +40,32 @@ import {
   type SnapshotListPayload,
   type SnapshotPayload,
 } from "./workspace/snapshots.js";
+import {
+  closeShell,
+  listShells,
+  openShell,
+  readShell,
+  resizeShell,
+  signalShell,
+  writeShell,
+  type OpenShellOptions,
+  type ReadShellOptions,
+  type ShellListPayload,
+  type ShellReadPayload,
+  type ShellRecord,
+} from "./workspace/shells.js";
+import {
+  listServices,
+  logsService,
+  startService,
+  statusService,
+  stopService,
+  type ServiceListPayload,
+  type ServiceLogsPayload,
+  type ServiceRecord,
+  type StartServiceOptions,
+} from "./workspace/services.js";
+import type { SignalName } from "../protocol/messages.js";
 
 export interface ManagerOptions {
   /** Root for all state and caches (default: $PYRO_HOME, else the XDG directories). */
@@ -142,5 +168,77 @@ export class WorkspaceManager {
     options: { snapshot?: string } = {},
   ): Promise<WorkspaceRecord> {
     return resetWorkspace(this.paths, workspaceId, options);
+  }
+
+  openShell(workspaceId: string, options: OpenShellOptions = {}): Promise<ShellRecord> {
+    return openShell(this.paths, workspaceId, options);
+  }
+
+  readShell(
+    workspaceId: string,
+    shellId: string,
+    options: ReadShellOptions = {},
+  ): Promise<ShellReadPayload> {
+    return readShell(this.paths, workspaceId, shellId, options);
+  }
+
+  writeShell(
+    workspaceId: string,
+    shellId: string,
+    options: { input: string; appendNewline?: boolean },
+  ): Promise<ShellRecord & { input_chars: number }> {
+    return writeShell(this.paths, workspaceId, shellId, options);
+  }
+
+  signalShell(
+    workspaceId: string,
+    shellId: string,
+    options: { signalName?: SignalName } = {},
+  ): Promise<ShellRecord & { signal: SignalName }> {
+    return signalShell(this.paths, workspaceId, shellId, options);
+  }
+
+  resizeShell(
+    workspaceId: string,
+    shellId: string,
+    options: { cols: number; rows: number },
+  ): Promise<ShellRecord> {
+    return resizeShell(this.paths, workspaceId, shellId, options);
+  }
+
+  closeShell(workspaceId: string, shellId: string): Promise<ShellRecord & { closed: true }> {
+    return closeShell(this.paths, workspaceId, shellId);
+  }
+
+  listShells(workspaceId: string): Promise<ShellListPayload> {
+    return listShells(this.paths, workspaceId);
+  }
+
+  startService(
+    workspaceId: string,
+    serviceName: string,
+    options: StartServiceOptions,
+  ): Promise<ServiceRecord> {
+    return startService(this.paths, workspaceId, serviceName, options);
+  }
+
+  listServices(workspaceId: string): Promise<ServiceListPayload> {
+    return listServices(this.paths, workspaceId);
+  }
+
+  statusService(workspaceId: string, serviceName: string): Promise<ServiceRecord> {
+    return statusService(this.paths, workspaceId, serviceName);
+  }
+
+  logsService(
+    workspaceId: string,
+    serviceName: string,
+    options: { tailLines?: number; all?: boolean } = {},
+  ): Promise<ServiceLogsPayload> {
+    return logsService(this.paths, workspaceId, serviceName, options);
+  }
+
+  stopService(workspaceId: string, serviceName: string): Promise<ServiceRecord> {
+    return stopService(this.paths, workspaceId, serviceName);
   }
 }

@@ -216,6 +216,191 @@ export function createServer(manager: WorkspaceManager): McpServer {
       }),
   );
 
+  const shellId = z.string().describe("Shell id, as returned by shell_open (e.g. shell-1).");
+  const serviceName = z
+    .string()
+    .describe("Service name: letters, digits, '.', '_', '-' (max 64), e.g. web.");
+
+  tool(
+    "shell_open",
+    "Open a PTY running the login shell in a workspace (default cwd /workspace, 120x30). The shell keeps its cwd, environment and running programs across calls until shell_close, reset or delete. Returns shell_id.",
+    {
+      workspace_id: workspaceId,
+      cwd: z
+        .string()
+        .optional()
+        .describe("Working directory under /workspace (default /workspace)."),
+      cols: z.number().int().optional().describe("Terminal columns (default 120)."),
+      rows: z.number().int().optional().describe("Terminal rows (default 30)."),
+    },
+    (args) =>
+      manager.openShell(args.workspace_id, {
+        ...(args.cwd !== undefined ? { cwd: args.cwd } : {}),
+        ...(args.cols !== undefined ? { cols: args.cols } : {}),
+        ...(args.rows !== undefined ? { rows: args.rows } : {}),
+      }),
+  );
+
+  tool(
+    "shell_read",
+    "Read a shell's output from an absolute cursor (default 0); pass next_cursor to the next read. truncated/truncated_chars tell how much older output the bounded buffer dropped. wait_for_idle_ms waits until output settles (max 30 s); plain strips ANSI escapes and applies \\r and backspaces.",
+    {
+      workspace_id: workspaceId,
+      shell_id: shellId,
+      cursor: z.number().int().optional().describe("Where to start reading (default 0)."),
+      max_chars: z.number().int().optional().describe("Most characters to return (default 65536)."),
+      wait_for_idle_ms: z
+        .number()
+        .int()
+        .optional()
+        .describe("Wait until no output (or input) for this many ms, at most 30 s in all."),
+      plain: z
+        .boolean()
+        .optional()
+        .describe("Return screen text: ANSI escapes removed, \\r and backspace applied."),
+    },
+    (args) =>
+      manager.readShell(args.workspace_id, args.shell_id, {
+        ...(args.cursor !== undefined ? { cursor: args.cursor } : {}),
+        ...(args.max_chars !== undefined ? { maxChars: args.max_chars } : {}),
+        ...(args.wait_for_idle_ms !== undefined ? { waitForIdleMs: args.wait_for_idle_ms } : {}),
+        ...(args.plain !== undefined ? { plain: args.plain } : {}),
+      }),
+  );
+
+  tool(
+    "shell_write",
+    "Type input into a running shell; a newline is appended unless append_newline is false. Read the result with shell_read (wait_for_idle_ms helps).",
+    {
+      workspace_id: workspaceId,
+      shell_id: shellId,
+      input: z.string().describe("Text to type, e.g. `cd src && ls`."),
+      append_newline: z.boolean().optional().describe("Append a newline (default true)."),
+    },
+    (args) =>
+      manager.writeShell(args.workspace_id, args.shell_id, {
+        input: args.input,
+        ...(args.append_newline !== undefined ? { appendNewline: args.append_newline } : {}),
+      }),
+  );
+
+  tool(
+    "shell_signal",
+    "Send a signal to a shell's foreground job: INT (default, like Ctrl-C), TERM, HUP or KILL (KILL ends the whole shell).",
+    {
+      workspace_id: workspaceId,
+      shell_id: shellId,
+      signal_name: z.enum(["HUP", "INT", "TERM", "KILL"]).optional().describe("Default INT."),
+    },
+    (args) =>
+      manager.signalShell(args.workspace_id, args.shell_id, {
+        ...(args.signal_name !== undefined ? { signalName: args.signal_name } : {}),
+      }),
+  );
+
+  tool(
+    "shell_resize",
+    "Resize a shell's terminal (programs get SIGWINCH and see the new size, e.g. in `stty size`).",
+    {
+      workspace_id: workspaceId,
+      shell_id: shellId,
+      cols: z.number().int().describe("Columns, 1 to 1000."),
+      rows: z.number().int().describe("Rows, 1 to 1000."),
+    },
+    (args) =>
+      manager.resizeShell(args.workspace_id, args.shell_id, { cols: args.cols, rows: args.rows }),
+  );
+
+  tool(
+    "shell_close",
+    "Close a shell: hang up its terminal (KILL after a second) and forget it and its output.",
+    { workspace_id: workspaceId, shell_id: shellId },
+    (args) => manager.closeShell(args.workspace_id, args.shell_id),
+  );
+
+  tool(
+    "shell_list",
+    "List a workspace's shells (running, and stopped ones not closed yet) with cwd, size and state.",
+    { workspace_id: workspaceId },
+    (args) => manager.listShells(args.workspace_id),
+  );
+
+  tool(
+    "service_start",
+    'Start a named background service (one shell command) and wait for its readiness probe; a probe that times out or a process that exits first is an error with the reason and the log tail. Example readiness: {"type":"tcp","address":"127.0.0.1:8080"}.',
+    {
+      workspace_id: workspaceId,
+      service_name: serviceName,
+      command: z.string().describe("One shell command string, run with /bin/sh -c."),
+      cwd: z
+        .string()
+        .optional()
+        .describe("Working directory under /workspace (default /workspace)."),
+      readiness: z
+        .union([
+          z.object({ type: z.literal("file"), path: z.string() }),
+          z.object({ type: z.literal("tcp"), address: z.string() }),
+          z.object({ type: z.literal("http"), url: z.string() }),
+          z.object({ type: z.literal("command"), command: z.string() }),
+        ])
+        .optional()
+        .describe(
+          "Probe: file (path relative to cwd, under /workspace), tcp (HOST:PORT), http (http:// URL, 2xx/3xx), or command (exit 0). Without one, the service is running once it survived one interval.",
+        ),
+      ready_timeout_seconds: z.number().int().optional().describe("Probe deadline (default 30)."),
+      ready_interval_ms: z.number().int().optional().describe("Probe interval (default 500)."),
+    },
+    (args) =>
+      manager.startService(args.workspace_id, args.service_name, {
+        command: args.command,
+        ...(args.cwd !== undefined ? { cwd: args.cwd } : {}),
+        ...(args.readiness !== undefined ? { readiness: args.readiness } : {}),
+        ...(args.ready_timeout_seconds !== undefined
+          ? { readyTimeoutSeconds: args.ready_timeout_seconds }
+          : {}),
+        ...(args.ready_interval_ms !== undefined
+          ? { readyIntervalMs: args.ready_interval_ms }
+          : {}),
+      }),
+  );
+
+  tool(
+    "service_list",
+    "List a workspace's services with their states; count and running_count summarize them.",
+    { workspace_id: workspaceId },
+    (args) => manager.listServices(args.workspace_id),
+  );
+
+  tool(
+    "service_status",
+    "Return one service's record: state (starting, running, exited, stopped, failed), pid, ready_at, exit_code, stop_reason, failure_reason.",
+    { workspace_id: workspaceId, service_name: serviceName },
+    (args) => manager.statusService(args.workspace_id, args.service_name),
+  );
+
+  tool(
+    "service_logs",
+    "Return a service's stdout and stderr, kept apart: the last tail_lines lines (default 200), or everything held with all.",
+    {
+      workspace_id: workspaceId,
+      service_name: serviceName,
+      tail_lines: z.number().int().optional().describe("Lines per stream (default 200)."),
+      all: z.boolean().optional().describe("Return every line held (default false)."),
+    },
+    (args) =>
+      manager.logsService(args.workspace_id, args.service_name, {
+        ...(args.tail_lines !== undefined ? { tailLines: args.tail_lines } : {}),
+        ...(args.all !== undefined ? { all: args.all } : {}),
+      }),
+  );
+
+  tool(
+    "service_stop",
+    "Stop a service: TERM to its process group, KILL after a 5 s grace period; stop_reason records which.",
+    { workspace_id: workspaceId, service_name: serviceName },
+    (args) => manager.stopService(args.workspace_id, args.service_name),
+  );
+
   return server;
 }
 

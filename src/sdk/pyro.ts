@@ -21,6 +21,20 @@ import type {
 import type { WorkspaceRecord } from "../core/workspace/record.js";
 import type { SyncPushPayload } from "../core/workspace/sync.js";
 import type { SnapshotListPayload, SnapshotPayload } from "../core/workspace/snapshots.js";
+import type {
+  OpenShellOptions,
+  ReadShellOptions,
+  ShellListPayload,
+  ShellReadPayload,
+  ShellRecord,
+} from "../core/workspace/shells.js";
+import type {
+  ServiceListPayload,
+  ServiceLogsPayload,
+  ServiceRecord,
+  StartServiceOptions,
+} from "../core/workspace/services.js";
+import type { SignalName } from "../protocol/messages.js";
 
 export type PyroOptions = ManagerOptions;
 export type RunInVmOptions = RunOptions;
@@ -146,6 +160,95 @@ export class Pyro {
     options: { snapshot?: string } = {},
   ): Promise<WorkspaceRecord> {
     return this.manager.resetWorkspace(workspaceId, options);
+  }
+
+  /**
+   * Open a PTY running the login shell (default cwd /workspace, 120x30). It keeps its cwd, env and
+   * running programs across calls until closed, reset or deleted. Returns the `shell_id`.
+   */
+  openShell(workspaceId: string, options: OpenShellOptions = {}): Promise<ShellRecord> {
+    return this.manager.openShell(workspaceId, options);
+  }
+
+  /**
+   * Read output from `cursor` (default 0); pass `next_cursor` to the next read. `waitForIdleMs`
+   * waits for output to settle; `plain` gives screen text without ANSI escapes.
+   */
+  readShell(
+    workspaceId: string,
+    shellId: string,
+    options: ReadShellOptions = {},
+  ): Promise<ShellReadPayload> {
+    return this.manager.readShell(workspaceId, shellId, options);
+  }
+
+  /** Type `input` into the shell; a newline is appended unless `appendNewline` is false. */
+  writeShell(
+    workspaceId: string,
+    shellId: string,
+    options: { input: string; appendNewline?: boolean },
+  ): Promise<ShellRecord & { input_chars: number }> {
+    return this.manager.writeShell(workspaceId, shellId, options);
+  }
+
+  /** Send HUP, INT (default, like Ctrl-C), TERM or KILL to the shell's foreground job. */
+  signalShell(
+    workspaceId: string,
+    shellId: string,
+    options: { signalName?: SignalName } = {},
+  ): Promise<ShellRecord & { signal: SignalName }> {
+    return this.manager.signalShell(workspaceId, shellId, options);
+  }
+
+  resizeShell(
+    workspaceId: string,
+    shellId: string,
+    options: { cols: number; rows: number },
+  ): Promise<ShellRecord> {
+    return this.manager.resizeShell(workspaceId, shellId, options);
+  }
+
+  closeShell(workspaceId: string, shellId: string): Promise<ShellRecord & { closed: true }> {
+    return this.manager.closeShell(workspaceId, shellId);
+  }
+
+  listShells(workspaceId: string): Promise<ShellListPayload> {
+    return this.manager.listShells(workspaceId);
+  }
+
+  /**
+   * Start a named background service and wait for its readiness probe, e.g.
+   * `{ command: "...", readiness: { type: "tcp", address: "127.0.0.1:8080" } }`. A probe that times
+   * out or a process that exits first throws SERVICE_FAILED with the log tail.
+   */
+  startService(
+    workspaceId: string,
+    serviceName: string,
+    options: StartServiceOptions,
+  ): Promise<ServiceRecord> {
+    return this.manager.startService(workspaceId, serviceName, options);
+  }
+
+  listServices(workspaceId: string): Promise<ServiceListPayload> {
+    return this.manager.listServices(workspaceId);
+  }
+
+  statusService(workspaceId: string, serviceName: string): Promise<ServiceRecord> {
+    return this.manager.statusService(workspaceId, serviceName);
+  }
+
+  /** stdout and stderr, kept apart: the last `tailLines` (default 200) lines, or `all`. */
+  logsService(
+    workspaceId: string,
+    serviceName: string,
+    options: { tailLines?: number; all?: boolean } = {},
+  ): Promise<ServiceLogsPayload> {
+    return this.manager.logsService(workspaceId, serviceName, options);
+  }
+
+  /** TERM, then KILL after a 5 s grace period; `stop_reason` records which ended it. */
+  stopService(workspaceId: string, serviceName: string): Promise<ServiceRecord> {
+    return this.manager.stopService(workspaceId, serviceName);
   }
 
   /** An MCP server exposing this SDK's manager as tools; connect it to any transport. */

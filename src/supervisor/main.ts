@@ -17,6 +17,7 @@ import { readRecord, updateRecord } from "../core/workspace/record.js";
 import { expireWorkspace } from "../core/workspace/lifecycle.js";
 import { serialTail } from "../runtime/qemu/vm.js";
 import { Multiplexer } from "./mux.js";
+import { SupervisorControl } from "./control.js";
 
 export const WORKSPACE_DISK_SERIAL = "pyro-workspace";
 export const BASELINE_DISK_SERIAL = "pyro-baseline";
@@ -65,6 +66,7 @@ async function main(): Promise<void> {
   }
   const { vm } = launched;
   let stopping = false;
+  let brokenReason: string | undefined;
 
   const stop = async (reason: "shutdown" | "signal" | "expired"): Promise<never> => {
     stopping = true;
@@ -75,19 +77,26 @@ async function main(): Promise<void> {
     process.exit(0);
   };
 
-  const mux = new Multiplexer(
+  const mux: Multiplexer = new Multiplexer(
     vm.socket,
     { agent_version: vm.hello.agentVersion, capabilities: vm.hello.capabilities },
-    (client, frame) => {
+    (client, frame): boolean => {
       if (frame.header.type === "shutdown") {
         client.socket.end();
         void stop("shutdown");
         return true;
       }
-      return false;
+      return control.handle(client, frame);
     },
-    () => void vm.kill(),
+    (error) => {
+      // A guest that breaks the protocol is not trusted further: say why, then stop its VM.
+      brokenReason = `the guest agent broke the protocol: ${error.message}`;
+      process.stderr.write(`supervisor: ${brokenReason}\n`);
+      void vm.kill();
+    },
   );
+  // Shells and services: owned here, so they outlive every client and end with this process.
+  const control = new SupervisorControl(mux, paths, workspaceId, vm.hello.capabilities);
 
   await fs.rm(files.supervisorSocket, { force: true });
   const server = net.createServer((socket) => mux.attach(socket));
@@ -105,7 +114,7 @@ async function main(): Promise<void> {
     const tail = await serialTail(vm.serialLogPath);
     await updateRecord(paths, workspaceId, (r) => {
       r.state = "crashed";
-      r.last_error = `the VM stopped unexpectedly (${exit.signal ?? `exit status ${exit.code}`})${tail ? `\n${tail}` : ""}`;
+      r.last_error = `${brokenReason ?? `the VM stopped unexpectedly (${exit.signal ?? `exit status ${exit.code}`})`}${tail ? `\n${tail}` : ""}`;
     }).catch(() => undefined);
     process.exit(1);
   });

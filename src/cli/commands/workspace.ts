@@ -5,6 +5,8 @@ import { DEFAULT_ENVIRONMENT } from "../../environments/catalog.js";
 import type { CliContext } from "../context.js";
 import { printJson, shellJoin } from "../output.js";
 import { intOption } from "../parse.js";
+import { registerService } from "./service.js";
+import { registerShell } from "./shell.js";
 
 type JsonFlag = { json?: boolean };
 
@@ -353,4 +355,7 @@ export function registerWorkspace(program: Command, ctx: CliContext): void {
         );
       }),
     );
+
+  registerShell(ws, ctx);
+  registerService(ws, ctx);
 }

@@ -1,0 +1,142 @@
+import type { PyroPaths } from "../paths.js";
+import { checkWorkspaceId } from "./record.js";
+import {
+  checkGuestCwd,
+  checkReadiness,
+  checkReadyInterval,
+  checkReadyTimeout,
+  checkServiceCommand,
+  checkServiceName,
+  checkTailLines,
+  type ReadinessInput,
+} from "./shell-service-args.js";
+import { supervisorRequest } from "./supervisor-client.js";
+
+/**
+ * Named background services (a dev server, a database): started by the workspace's supervisor,
+ * waited for with a typed readiness probe, their stdout and stderr kept apart and bounded in the
+ * supervisor (outside /workspace, so diff and export never see them). Reset and delete end them.
+ */
+export type ServiceState = "starting" | "running" | "exited" | "stopped" | "failed";
+
+export interface ServiceRecord {
+  workspace_id: string;
+  service_name: string;
+  command: string;
+  cwd: string;
+  state: ServiceState;
+  started_at: string;
+  ready_at: string | null;
+  ended_at: string | null;
+  exit_code: number | null;
+  pid: number | null;
+  readiness: ReadinessInput | null;
+  ready_timeout_seconds: number;
+  ready_interval_ms: number;
+  stop_reason: "sigterm" | "sigkill" | null;
+  failure_reason: string | null;
+  execution_mode: "guest_agent";
+}
+
+export interface ServiceListPayload {
+  workspace_id: string;
+  count: number;
+  running_count: number;
+  services: ServiceRecord[];
+}
+
+export interface ServiceLogsPayload {
+  workspace_id: string;
+  service_name: string;
+  state: ServiceState;
+  stdout: string;
+  stderr: string;
+  /** null when all held lines were asked for. */
+  tail_lines: number | null;
+  stdout_truncated: boolean;
+  stderr_truncated: boolean;
+}
+
+export interface StartServiceOptions {
+  /** One shell command string, run with /bin/sh -c. */
+  command: string;
+  /** Working directory under /workspace (default /workspace). */
+  cwd?: string;
+  readiness?: ReadinessInput | null;
+  readyTimeoutSeconds?: number;
+  readyIntervalMs?: number;
+}
+
+/**
+ * Start a service and wait until its probe passes (no probe: until it has run for one interval).
+ * A probe that times out or a process that exits first is a SERVICE_FAILED error carrying the
+ * reason and the log tail; the service stays listed with state `failed`.
+ */
+export function startService(
+  paths: PyroPaths,
+  workspaceId: string,
+  serviceName: string,
+  options: StartServiceOptions,
+): Promise<ServiceRecord> {
+  checkWorkspaceId(workspaceId);
+  const cwd = checkGuestCwd(options.cwd);
+  const readyTimeoutSeconds = checkReadyTimeout(options.readyTimeoutSeconds);
+  const body = {
+    service_name: checkServiceName(serviceName),
+    command: checkServiceCommand(options.command),
+    cwd,
+    readiness: options.readiness ? checkReadiness(options.readiness, cwd) : null,
+    ready_timeout_seconds: readyTimeoutSeconds,
+    ready_interval_ms: checkReadyInterval(options.readyIntervalMs),
+  };
+  // The supervisor may spend the whole readiness timeout, then the stop grace period.
+  return supervisorRequest(
+    paths,
+    workspaceId,
+    "service_start",
+    body,
+    (readyTimeoutSeconds + 60) * 1000,
+  );
+}
+
+export function listServices(paths: PyroPaths, workspaceId: string): Promise<ServiceListPayload> {
+  checkWorkspaceId(workspaceId);
+  return supervisorRequest(paths, workspaceId, "service_list", {});
+}
+
+export function statusService(
+  paths: PyroPaths,
+  workspaceId: string,
+  serviceName: string,
+): Promise<ServiceRecord> {
+  checkWorkspaceId(workspaceId);
+  return supervisorRequest(paths, workspaceId, "service_status", {
+    service_name: checkServiceName(serviceName),
+  });
+}
+
+export function logsService(
+  paths: PyroPaths,
+  workspaceId: string,
+  serviceName: string,
+  options: { tailLines?: number; all?: boolean } = {},
+): Promise<ServiceLogsPayload> {
+  checkWorkspaceId(workspaceId);
+  const all = options.all === true;
+  return supervisorRequest(paths, workspaceId, "service_logs", {
+    service_name: checkServiceName(serviceName),
+    tail_lines: checkTailLines(options.tailLines, all),
+    all,
+  });
+}
+
+export function stopService(
+  paths: PyroPaths,
+  workspaceId: string,
+  serviceName: string,
+): Promise<ServiceRecord> {
+  checkWorkspaceId(workspaceId);
+  return supervisorRequest(paths, workspaceId, "service_stop", {
+    service_name: checkServiceName(serviceName),
+  });
+}

@@ -1,0 +1,152 @@
+import { PyroError } from "../core/errors.js";
+import type { Frame } from "../protocol/frame.js";
+import { MAX_CHUNK_BYTES, MESSAGE_TYPES as T, type SignalName } from "../protocol/messages.js";
+import type { Multiplexer } from "./mux.js";
+
+/**
+ * Processes the supervisor itself runs in the guest (shells, services, readiness probes), on agent
+ * channels of its own. They belong to no client, so no client going away can end them; they end
+ * when they exit, when they are signalled, or with the VM.
+ */
+export interface OwnExecRequest {
+  argv: string[];
+  cwd?: string;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  stdin?: boolean;
+  pty?: boolean;
+  cols?: number;
+  rows?: number;
+}
+
+export interface OwnExecExit {
+  exitCode: number;
+  signal: string | null;
+  timedOut: boolean;
+}
+
+export interface OwnExec {
+  readonly channel: number;
+  /** The guest pid once the agent started the process; rejects if it could not be started. */
+  readonly started: Promise<number>;
+  /** The exit; rejects when the agent refused the request. */
+  readonly result: Promise<OwnExecExit>;
+  readonly done: boolean;
+  write(data: Buffer): void;
+  signal(name: SignalName): void;
+  resize(cols: number, rows: number): void;
+}
+
+export function ownExec(
+  mux: Multiplexer,
+  request: OwnExecRequest,
+  handlers: { onStdout?: (chunk: Buffer) => void; onStderr?: (chunk: Buffer) => void } = {},
+): OwnExec {
+  const channel = mux.allocateAgentChannel();
+  let done = false;
+  let resolveStarted!: (pid: number) => void;
+  let rejectStarted!: (error: Error) => void;
+  let resolveResult!: (exit: OwnExecExit) => void;
+  let rejectResult!: (error: Error) => void;
+  const started = new Promise<number>((resolve, reject) => {
+    resolveStarted = resolve;
+    rejectStarted = reject;
+  });
+  const result = new Promise<OwnExecExit>((resolve, reject) => {
+    resolveResult = resolve;
+    rejectResult = reject;
+  });
+  // Callers may await only one of them; never leave the other as an unhandled rejection.
+  started.catch(() => undefined);
+  result.catch(() => undefined);
+
+  const finish = () => {
+    done = true;
+    mux.ownChannelHandlers.delete(channel);
+  };
+  mux.ownChannelHandlers.set(channel, (frame: Frame) => {
+    const h = frame.header;
+    switch (h.type) {
+      case T.STARTED:
+        resolveStarted(typeof h.pid === "number" ? h.pid : 0);
+        return;
+      case T.STDOUT:
+        handlers.onStdout?.(frame.payload);
+        return;
+      case T.STDERR:
+        handlers.onStderr?.(frame.payload);
+        return;
+      case T.EXIT: {
+        finish();
+        const code = h.exit_code;
+        const exit: OwnExecExit = {
+          exitCode:
+            typeof code === "number" && Number.isInteger(code) && code >= 0 && code <= 255
+              ? code
+              : 255,
+          signal: typeof h.signal === "string" ? h.signal.slice(0, 16) : null,
+          timedOut: h.timed_out === true,
+        };
+        resolveStarted(0);
+        resolveResult(exit);
+        return;
+      }
+      case T.ERROR: {
+        finish();
+        const code = typeof h.code === "string" ? h.code.slice(0, 64) : "UNKNOWN";
+        const message = typeof h.message === "string" ? h.message.slice(0, 2000) : "";
+        const error = new PyroError(
+          "GUEST_ERROR",
+          `guest agent refused the request (${code}): ${message}`,
+          {
+            hint:
+              code === "BAD_CWD"
+                ? "Pass a working directory that exists in the guest (--cwd)."
+                : "Check the command and its arguments.",
+            details: { guest_code: code },
+          },
+        );
+        rejectStarted(error);
+        rejectResult(error);
+        return;
+      }
+      default:
+        return;
+    }
+  });
+  mux.sendToAgent(channel, {
+    type: T.EXEC,
+    argv: request.argv,
+    env: request.env ?? {},
+    cwd: request.cwd ?? "/",
+    timeout_ms: request.timeoutMs ?? 0,
+    stdin: request.stdin ?? false,
+    ...(request.pty ? { pty: true, cols: request.cols ?? 120, rows: request.rows ?? 30 } : {}),
+  });
+  return {
+    channel,
+    started,
+    result,
+    get done() {
+      return done;
+    },
+    write: (data) => {
+      if (done) return;
+      for (let offset = 0; offset < data.length; offset += MAX_CHUNK_BYTES) {
+        mux.sendToAgent(
+          channel,
+          { type: T.STDIN },
+          data.subarray(offset, offset + MAX_CHUNK_BYTES),
+        );
+      }
+    },
+    signal: (name) => {
+      if (!done) mux.sendToAgent(channel, { type: T.SIGNAL, signal: name });
+    },
+    resize: (cols, rows) => {
+      if (!done) mux.sendToAgent(channel, { type: T.RESIZE, cols, rows });
+    },
+  };
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
