@@ -33,6 +33,7 @@ smoke: setup
 
 bench: setup
 	npx tsx bench/run.ts
+	npx tsx bench/shell.ts
 	npx tsx bench/workspace.ts
 
 demo: setup
