@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { openSync, closeSync } from "node:fs";
+import { closeSync, existsSync, openSync } from "node:fs";
 import fs from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
@@ -10,7 +10,7 @@ import { AgentConnection } from "../../protocol/client.js";
 import { catalogEntry } from "../../environments/catalog.js";
 import { ensureEnvironment } from "../environments.js";
 import { PyroError } from "../errors.js";
-import type { PyroPaths } from "../paths.js";
+import { packageRoot, type PyroPaths } from "../paths.js";
 import { checkRange } from "../validate.js";
 import {
   workspaceFiles,
@@ -38,13 +38,19 @@ export interface CreateWorkspaceOptions {
   seedPath?: string;
 }
 
-const SUPERVISOR_SCRIPT = path.join(
-  path.dirname(fileURLToPath(import.meta.url)),
-  "..",
-  "..",
-  "supervisor",
-  "main.js",
-);
+/** The supervisor's entry point: compiled JavaScript, also when this module runs from source. */
+function supervisorScript(): string {
+  const sibling = path.join(
+    path.dirname(fileURLToPath(import.meta.url)),
+    "..",
+    "..",
+    "supervisor",
+    "main.js",
+  );
+  return existsSync(sibling)
+    ? sibling
+    : path.join(packageRoot(), "dist", "src", "supervisor", "main.js");
+}
 
 /**
  * Create and start a workspace: build the baseline from the seed, put the /workspace overlay on
@@ -113,7 +119,7 @@ export async function createWorkspace(
 export async function startSupervisor(paths: PyroPaths, workspaceId: string): Promise<void> {
   const files = workspaceFiles(paths, workspaceId);
   const log = openSync(files.supervisorLog, "a");
-  const child = spawn(process.execPath, [SUPERVISOR_SCRIPT, paths.stateDir, workspaceId], {
+  const child = spawn(process.execPath, [supervisorScript(), paths.stateDir, workspaceId], {
     detached: true,
     stdio: ["ignore", log, log],
     env: { ...process.env, PYRO_CACHE_DIR: paths.cacheDir },
@@ -131,9 +137,10 @@ export async function startSupervisor(paths: PyroPaths, workspaceId: string): Pr
       const text = await fs.readFile(files.supervisorLog, "utf8").catch(() => "");
       throw new PyroError(
         "VM_BOOT_FAILED",
-        `workspace VM failed to start: ${again.last_error ?? text.trim().split("\n").pop() ?? "unknown error"}`,
+        `workspace VM failed to start: ${again.last_error ?? "its supervisor exited (see details.supervisor_log_tail)"}`,
         {
           hint: "Run `pyro doctor`; under software emulation a slow host may need PYRO_BOOT_TIMEOUT_SECONDS raised.",
+          details: { supervisor_log_tail: text.trim().split("\n").slice(-20).join("\n") },
         },
       );
     }
