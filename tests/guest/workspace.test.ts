@@ -241,4 +241,19 @@ describe("workspace faults", () => {
     expect(corrupt.stderr).toMatch(/corrupt or truncated|UNSAFE|archive/);
     expect(readdirSync(path.join(stateDir(), "workspaces")).length).toBe(before);
   });
+
+  it("list: unreadable or orphaned workspace folders are reported, not crashed on, and can be deleted", async () => {
+    const broken = path.join(stateDir(), "workspaces", "badbadbadbad");
+    mkdirSync(broken, { recursive: true });
+    writeFileSync(path.join(broken, "workspace.json"), "{ not json");
+    const list = await pyro(["workspace", "list", "--json"]);
+    expect(list.status).toBe(0);
+    const payload = parseJson<{ unreadable: { workspace_id: string; problem: string }[] }>(list.stdout);
+    expect(payload.unreadable).toEqual([{ workspace_id: "badbadbadbad", problem: expect.stringMatching(/unreadable/) }]);
+    const status = await pyro(["workspace", "status", "badbadbadbad"]);
+    expect(status.status).toBe(1);
+    expect(status.stderr).toMatch(/unreadable[\s\S]*hint: .*pyro workspace delete badbadbadbad/);
+    expect((await pyro(["workspace", "delete", "badbadbadbad"])).status).toBe(0);
+    expect(existsSync(broken)).toBe(false);
+  });
 });

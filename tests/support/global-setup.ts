@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { WorkspaceManager } from "../../src/core/manager.js";
+import { qemuProcesses } from "./cli.js";
 import { REPO_ROOT } from "./paths.js";
 
 /**
@@ -20,5 +21,11 @@ export default async function setup(): Promise<() => void> {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), "pyro-test-"));
   process.env.PYRO_STATE_DIR = stateDir;
   await new WorkspaceManager().pullEnvironment("debian:12");
-  return () => rmSync(stateDir, { recursive: true, force: true });
+  return () => {
+    // Like Firecracker's memory check after every test VM: no QEMU may outlive the suite.
+    const leftovers = qemuProcesses(stateDir);
+    rmSync(stateDir, { recursive: true, force: true });
+    if (leftovers.length > 0)
+      throw new Error(`QEMU processes left behind:\n${leftovers.join("\n")}`);
+  };
 }
