@@ -6,7 +6,7 @@ import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEFAULTS } from "../../contract.js";
-import { AgentConnection } from "../../protocol/client.js";
+import { AgentConnection, greet } from "../../protocol/client.js";
 import { catalogEntry } from "../../environments/catalog.js";
 import { ensureEnvironment } from "../environments.js";
 import { PyroError } from "../errors.js";
@@ -215,11 +215,14 @@ export async function statusWorkspace(
   return record;
 }
 
-/** A client connection to a running workspace, through its supervisor. */
-export async function connectWorkspace(
+/**
+ * A connection to a running workspace's supervisor, handshake done; a typed error naming the
+ * recovery when the workspace is not running.
+ */
+export async function openSupervisorSocket(
   paths: PyroPaths,
   workspaceId: string,
-): Promise<AgentConnection> {
+): Promise<net.Socket> {
   const record = await statusWorkspace(paths, workspaceId);
   const notRunning = () =>
     new PyroError(
@@ -237,8 +240,21 @@ export async function connectWorkspace(
   }).catch(() => {
     throw notRunning();
   });
-  const [connection] = await AgentConnection.open(socket, 10_000);
-  return connection;
+  try {
+    await greet(socket, 10_000);
+  } catch (error) {
+    socket.destroy();
+    throw error;
+  }
+  return socket;
+}
+
+/** A client connection to a running workspace, through its supervisor. */
+export async function connectWorkspace(
+  paths: PyroPaths,
+  workspaceId: string,
+): Promise<AgentConnection> {
+  return AgentConnection.attach(await openSupervisorSocket(paths, workspaceId));
 }
 
 export interface DeletePayload {

@@ -1,5 +1,4 @@
 import net from "node:net";
-import { greet } from "../../protocol/client.js";
 import { encodeFrame, FrameDecoder, type Frame } from "../../protocol/frame.js";
 import {
   CONTROL_ERROR,
@@ -9,8 +8,7 @@ import {
 } from "../../protocol/supervisor-control.js";
 import { PyroError, type ErrorCode } from "../errors.js";
 import type { PyroPaths } from "../paths.js";
-import { workspaceFiles } from "./layout.js";
-import { statusWorkspace } from "./lifecycle.js";
+import { openSupervisorSocket } from "./lifecycle.js";
 
 interface Pending {
   parts: Buffer[];
@@ -48,29 +46,7 @@ export class SupervisorClient {
 
   /** Connect to a running workspace's supervisor (a typed error if it is not running). */
   static async connect(paths: PyroPaths, workspaceId: string): Promise<SupervisorClient> {
-    const record = await statusWorkspace(paths, workspaceId);
-    const notRunning = () =>
-      new PyroError(
-        "WORKSPACE_NOT_RUNNING",
-        `workspace ${workspaceId} is ${record.state}${record.last_error ? `: ${record.last_error.split("\n")[0]}` : ""}`,
-        {
-          hint: `Recover it with \`pyro workspace reset ${workspaceId}\`, or delete it with \`pyro workspace delete ${workspaceId}\`.`,
-        },
-      );
-    if (record.state !== "started") throw notRunning();
-    const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const s = net.connect(workspaceFiles(paths, workspaceId).supervisorSocket);
-      s.once("connect", () => resolve(s));
-      s.once("error", reject);
-    }).catch(() => {
-      throw notRunning();
-    });
-    try {
-      await greet(socket, 10_000);
-    } catch (error) {
-      socket.destroy();
-      throw error;
-    }
+    const socket = await openSupervisorSocket(paths, workspaceId);
     return new SupervisorClient(socket, workspaceId);
   }
 
