@@ -179,17 +179,31 @@ export class ServiceTable {
   }
 
   private async terminate(service: Service): Promise<void> {
-    if (service.exec.done) {
-      await service.exited;
-      return;
+    if (!service.exec.done) {
+      service.stopping = "sigterm";
+      service.exec.signal("TERM");
+      if (!(await settled(service.exited, this.stopGraceMs))) {
+        service.stopping = "sigkill";
+        service.exec.signal("KILL");
+        await settled(service.exited, 5000);
+      }
     }
-    service.stopping = "sigterm";
-    service.exec.signal("TERM");
-    if (!(await settled(service.exited, this.stopGraceMs))) {
-      service.stopping = "sigkill";
-      service.exec.signal("KILL");
-      await settled(service.exited, 5000);
-    }
+    await settled(service.exited, 5000);
+    await this.sweepGroup(service.record.pid);
+  }
+
+  /**
+   * The service's process group can outlive its leader (a child that ignores TERM); the agent no
+   * longer signals a channel that has exited, so kill what is left of the group directly.
+   */
+  private async sweepGroup(pid: number | null): Promise<void> {
+    if (!pid || pid <= 1) return;
+    const sweep = ownExec(this.mux, {
+      argv: ["/bin/sh", "-c", 'kill -KILL "-$1" 2>/dev/null; true', "sh", String(pid)],
+      cwd: "/",
+      timeoutMs: 10_000,
+    });
+    await settled(sweep.result, 10_000);
   }
 
   private onExit(service: Service, exitCode: number | null, error: string | null): void {

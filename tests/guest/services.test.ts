@@ -108,6 +108,16 @@ describe("workspace services", () => {
     expect((await started("tcp", ["--ready-tcp", "127.0.0.1:7001"], ["sh", "-c", TCP_LISTENER])).state).toBe("running");
   });
 
+  it("service: stop leaves nothing of the service's process group, even children that ignore TERM", async () => {
+    const sleepers = "grep -lx sleep /proc/[0-9]*/comm 2>/dev/null | wc -l";
+    const before = Number((await wsExec(id, sleepers)).stdout.trim());
+    await started("stubborn", [], ["sh", "-c", "(trap '' TERM; exec sleep 1000) & wait"]);
+    expect(Number((await wsExec(id, sleepers)).stdout.trim())).toBe(before + 1);
+    const stopped = await pyro(["workspace", "service", "stop", id, "stubborn", "--json"]);
+    expect(parseJson<Service>(stopped.stdout).state).toBe("stopped");
+    expect(Number((await wsExec(id, sleepers)).stdout.trim())).toBe(before);
+  });
+
   it("service: a service that exits at once fails with its reason and log tail; the CLI exits non-zero", async () => {
     const result = await pyro(["workspace", "service", "start", id, "dies", "--", "sh", "-c", "echo about-to-die >&2; exit 3"]);
     expect(result.status).toBe(1);
