@@ -60,6 +60,26 @@ describe("environments", () => {
   }, 600_000);
 });
 
+describe("catalog", () => {
+  it("catalog: debian:12-base and debian:12-build pull and boot with their default packages", async () => {
+    const base = await pyro(["run", "debian:12-base", "--", "sh", "-c", "cat /etc/debian_version; command -v git || echo no-git"]);
+    expect(base.status).toBe(0);
+    expect(base.stdout).toMatch(/^12\.\d+\nno-git\n$/);
+    const build = await pyro([
+      "run",
+      "debian:12-build",
+      "--timeout-seconds",
+      "120",
+      "--",
+      "sh",
+      "-c",
+      "printf 'int main(void){return 42;}' > /tmp/a.c && cc -o /tmp/a /tmp/a.c && /tmp/a; echo $?; git --version",
+    ]);
+    expect(build.status).toBe(0);
+    expect(build.stdout).toMatch(/^42\ngit version 2\.39\./);
+  }, 900_000);
+});
+
 describe("doctor and network", () => {
   it("doctor: reports the accelerator and why, the agent, environments and capabilities", async () => {
     const result = await pyro(["doctor", "--json"]);
