@@ -16,20 +16,12 @@ import { resolvePaths } from "../src/core/paths.js";
 import { launchVm } from "../src/core/vm-launch.js";
 import { bootFloor } from "./floor.js";
 import { AgentConnection } from "../src/protocol/client.js";
+import { fmt, median, p95 } from "./stats.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = path.join(ROOT, "dist", "src", "cli", "main.js");
 const RUNS = Number(process.env.BENCH_RUNS ?? "5");
 const EXECS = Number(process.env.BENCH_EXECS ?? "20");
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
-const p95 = (xs: number[]) =>
-  [...xs].sort((a, b) => a - b)[Math.ceil(xs.length * 0.95) - 1] as number;
-const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
 
 async function timeIt(action: () => Promise<unknown>): Promise<number> {
   const start = performance.now();

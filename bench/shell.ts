@@ -13,21 +13,13 @@ import { fileURLToPath } from "node:url";
 import { resolvePaths } from "../src/core/paths.js";
 import { connectWorkspace } from "../src/core/workspace/lifecycle.js";
 import { SupervisorClient } from "../src/core/workspace/supervisor-client.js";
+import { fmt, median, p95 } from "./stats.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 // The built CLI creates and deletes the workspace (its supervisor runs from dist/).
 const CLI = path.join(ROOT, "dist", "src", "cli", "main.js");
 const RUNS = Number(process.env.BENCH_SHELL_RUNS ?? "20");
 const WARMUP = 3;
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
-const p95 = (xs: number[]) =>
-  [...xs].sort((a, b) => a - b)[Math.ceil(xs.length * 0.95) - 1] as number;
-const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
 
 interface Read {
   output: string;

@@ -22,9 +22,9 @@ import {
 import { makeExt4 } from "../src/core/workspace/seed.js";
 import { bootFloor } from "./floor.js";
 import { applyInternalSnapshot } from "../src/runtime/qemu/img.js";
+import { median } from "./stats.js";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? "3");
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const ms = (x: number) => `${x.toFixed(0).padStart(6)} ms`;
 async function timed<T>(action: () => Promise<T>): Promise<[number, T]> {
   const start = performance.now();

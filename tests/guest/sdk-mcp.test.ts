@@ -5,6 +5,19 @@ import { Pyro } from "../../src/index.js";
 import { CLI } from "../support/paths.js";
 import { qemuProcesses } from "../support/cli.js";
 
+/** The official MCP client, talking to `pyro mcp serve` over stdio as an MCP host would. */
+async function mcpClient(): Promise<Client> {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [CLI, "mcp", "serve"],
+    env: { ...(process.env as Record<string, string>) },
+    stderr: "inherit",
+  });
+  const client = new Client({ name: "pyro-test", version: "1.0.0" });
+  await client.connect(transport);
+  return client;
+}
+
 describe("SDK and MCP", () => {
   it("sdk: runInVm returns the same payload as run --json", async () => {
     const pyro = new Pyro();
@@ -32,14 +45,7 @@ describe("SDK and MCP", () => {
   });
 
   it("mcp: pyro mcp serve answers vm_run over stdio to the official client", async () => {
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: [CLI, "mcp", "serve"],
-      env: { ...(process.env as Record<string, string>) },
-      stderr: "inherit",
-    });
-    const client = new Client({ name: "pyro-test", version: "1.0.0" });
-    await client.connect(transport);
+    const client = await mcpClient();
     try {
       const { tools } = await client.listTools();
       expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(["vm_run", "vm_list_environments"]));
@@ -74,14 +80,7 @@ describe("SDK and MCP", () => {
   });
 
   it("mcp: a workspace round trip through the tools: create, exec, snapshot, reset, diff, delete", async () => {
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: [CLI, "mcp", "serve"],
-      env: { ...(process.env as Record<string, string>) },
-      stderr: "inherit",
-    });
-    const client = new Client({ name: "pyro-test", version: "1.0.0" });
-    await client.connect(transport);
+    const client = await mcpClient();
     const call = async (name: string, args: Record<string, unknown>) => {
       const result = await client.callTool({ name, arguments: args }, undefined, { timeout: 300_000 });
       if (result.isError) throw new Error(`${name}: ${JSON.stringify(result.content)}`);
