@@ -5,9 +5,9 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseJson, pyro, qemuProcesses } from "../support/cli.js";
 import { CLI } from "../support/paths.js";
+import { stateDir } from "../support/workspace.js";
 
 /** `pyro run` as a user runs it: real CLI process, real microVM (TCG here), real Debian. */
-const stateDir = () => process.env.PYRO_STATE_DIR as string;
 const runDirs = () => readdirSync(path.join(stateDir(), "runs"), { withFileTypes: true }).map((d) => d.name);
 
 afterEach(() => {

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { Pyro } from "../../src/index.js";
 import { CLI } from "../support/paths.js";
 import { qemuProcesses } from "../support/cli.js";
+import { stateDir } from "../support/workspace.js";
 
 /** The official MCP client, talking to `pyro mcp serve` over stdio as an MCP host would. */
 async function mcpClient(): Promise<Client> {
@@ -76,7 +77,7 @@ describe("SDK and MCP", () => {
     } finally {
       await client.close();
     }
-    expect(qemuProcesses(process.env.PYRO_STATE_DIR as string)).toEqual([]);
+    expect(qemuProcesses(stateDir())).toEqual([]);
   });
 
   it("mcp: a workspace round trip through the tools: create, exec, snapshot, reset, diff, delete", async () => {
