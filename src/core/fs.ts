@@ -49,13 +49,20 @@ export async function pathExists(file: string): Promise<boolean> {
   }
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process exists (EPERM means it exists but belongs to someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+/** The pid stored in a file, or undefined when the file is missing or holds no valid pid. */
+export async function readPidFile(file: string): Promise<number | undefined> {
+  const pid = Number.parseInt(await fs.readFile(file, "utf8").catch(() => ""), 10);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
 /**
@@ -77,11 +84,8 @@ export async function withLock<T>(
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      const owner = Number.parseInt(
-        await fs.readFile(path.join(lockDir, "owner"), "utf8").catch(() => ""),
-        10,
-      );
-      if (Number.isInteger(owner) && owner > 0 && !processAlive(owner)) {
+      const owner = await readPidFile(path.join(lockDir, "owner"));
+      if (owner !== undefined && !processAlive(owner)) {
         // Rename first so two waiters cannot both remove a fresh lock.
         const stale = `${lockDir}.stale-${randomBytes(4).toString("hex")}`;
         await fs.rename(lockDir, stale).then(
@@ -92,7 +96,7 @@ export async function withLock<T>(
       }
       if (Date.now() > deadline) {
         throw new PyroError("LOCK_TIMEOUT", `timed out waiting for ${options.what ?? lockDir}`, {
-          hint: `Another pyro process (pid ${owner || "unknown"}) holds it; wait for it or stop it.`,
+          hint: `Another pyro process (pid ${owner ?? "unknown"}) holds it; wait for it or stop it.`,
         });
       }
       await new Promise((resolve) => setTimeout(resolve, 100));

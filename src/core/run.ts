@@ -8,6 +8,7 @@ import { AgentConnection } from "../protocol/client.js";
 import { TIMEOUT_EXIT_CODE } from "../protocol/messages.js";
 import { ensureEnvironment } from "./environments.js";
 import { PyroError } from "./errors.js";
+import { processAlive, readPidFile } from "./fs.js";
 import { runsDir, type PyroPaths } from "./paths.js";
 import { checkCommand, checkRange } from "./validate.js";
 import { launchVm } from "./vm-launch.js";
@@ -207,22 +208,14 @@ function raceDeadline(
 export async function sweepAbandonedRuns(paths: PyroPaths): Promise<void> {
   const dir = runsDir(paths);
   for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
-    const owner = Number.parseInt(
-      await fs.readFile(path.join(dir, name, "owner"), "utf8").catch(() => ""),
-      10,
-    );
-    let alive = false;
-    if (Number.isNaN(owner)) {
+    const owner = await readPidFile(path.join(dir, name, "owner"));
+    let alive: boolean;
+    if (owner === undefined) {
       // A directory being set up has no owner file for a moment; only old ones are abandoned.
       const stat = await fs.stat(path.join(dir, name)).catch(() => undefined);
       alive = stat !== undefined && Date.now() - stat.mtimeMs < 60_000;
-    } else if (owner > 0) {
-      try {
-        process.kill(owner, 0);
-        alive = true;
-      } catch {
-        alive = false;
-      }
+    } else {
+      alive = processAlive(owner);
     }
     if (!alive) await fs.rm(path.join(dir, name), { recursive: true, force: true });
   }

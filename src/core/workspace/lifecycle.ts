@@ -10,6 +10,7 @@ import { AgentConnection, greet } from "../../protocol/client.js";
 import { catalogEntry } from "../../environments/catalog.js";
 import { ensureEnvironment } from "../environments.js";
 import { PyroError } from "../errors.js";
+import { readPidFile } from "../fs.js";
 import { packageRoot, type PyroPaths } from "../paths.js";
 import { checkRange } from "../validate.js";
 import {
@@ -155,11 +156,8 @@ export async function supervisorPid(
   paths: PyroPaths,
   workspaceId: string,
 ): Promise<number | undefined> {
-  const text = await fs
-    .readFile(workspaceFiles(paths, workspaceId).supervisorPid, "utf8")
-    .catch(() => "");
-  const pid = Number.parseInt(text, 10);
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  const pid = await readPidFile(workspaceFiles(paths, workspaceId).supervisorPid);
+  if (pid === undefined) return undefined;
   const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
   return cmdline.includes("supervisor") && cmdline.includes(workspaceId) ? pid : undefined;
 }
