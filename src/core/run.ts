@@ -7,6 +7,7 @@ import { catalogEntry } from "../environments/catalog.js";
 import { AgentConnection } from "../protocol/client.js";
 import { TIMEOUT_EXIT_CODE } from "../protocol/messages.js";
 import { ensureEnvironment } from "./environments.js";
+import { captureOutput } from "./capture.js";
 import { PyroError } from "./errors.js";
 import { processAlive, readPidFile } from "./fs.js";
 import { runsDir, type PyroPaths } from "./paths.js";
@@ -50,34 +51,7 @@ export interface RunPayload {
   network: boolean;
 }
 
-/** Output kept per stream in the payload; streamed output is not limited. */
-export const MAX_CAPTURED_BYTES = 16 * 1024 * 1024;
 const HOST_GRACE_MS = 15_000;
-
-/** Collects a stream's bytes up to a bound and remembers whether it had to drop any. */
-export class BoundedCapture {
-  private chunks: Buffer[] = [];
-  private size = 0;
-  truncated = false;
-
-  constructor(private readonly limit: number) {}
-
-  push(chunk: Buffer): void {
-    const room = this.limit - this.size;
-    if (room <= 0) {
-      this.truncated = true;
-      return;
-    }
-    const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
-    if (kept.length < chunk.length) this.truncated = true;
-    this.chunks.push(kept);
-    this.size += kept.length;
-  }
-
-  text(): string {
-    return Buffer.concat(this.chunks).toString("utf8");
-  }
-}
 
 /**
  * One-shot run: pull if needed, boot a fresh VM on a throwaway root overlay, run one command,
@@ -116,21 +90,11 @@ export async function runInVm(paths: PyroPaths, options: RunOptions): Promise<Ru
     const agent = AgentConnection.attach(vm.socket);
     options.onBooted?.({ bootMs: launched.bootMs, accelerator: launched.accelerator.accelerator });
 
-    const stdout = new BoundedCapture(MAX_CAPTURED_BYTES);
-    const stderr = new BoundedCapture(MAX_CAPTURED_BYTES);
+    const { stdout, stderr, handlers } = captureOutput(options);
     const started = performance.now();
     const handle = agent.exec(
       { argv: ["/bin/sh", "-c", command], cwd: "/root", timeoutMs: timeoutSeconds * 1000 },
-      {
-        onStdout: (chunk) => {
-          stdout.push(chunk);
-          options.onStdout?.(chunk);
-        },
-        onStderr: (chunk) => {
-          stderr.push(chunk);
-          options.onStderr?.(chunk);
-        },
-      },
+      handlers,
     );
     // The agent enforces the timeout; the host backs it up in case the guest stops answering,
     // and the TTL bounds the VM's whole life.

@@ -3,7 +3,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { BoundedCapture } from "../../src/core/run.js";
+import { BoundedCapture } from "../../src/core/capture.js";
 import { AgentConnection } from "../../src/protocol/client.js";
 import { encodeFrame } from "../../src/protocol/frame.js";
 

@@ -1,9 +1,8 @@
 import fs from "node:fs/promises";
 import { DEFAULTS } from "../../contract.js";
-import type { AgentConnection } from "../../protocol/client.js";
 import { PyroError } from "../errors.js";
 import type { PyroPaths } from "../paths.js";
-import { BoundedCapture, MAX_CAPTURED_BYTES } from "../run.js";
+import { captureOutput } from "../capture.js";
 import { checkCommand, checkRange } from "../validate.js";
 import { WORKSPACE_GUEST_PATH, workspaceFiles } from "./layout.js";
 import { connectWorkspace } from "./lifecycle.js";
@@ -50,22 +49,19 @@ export async function execWorkspace(
     options.timeoutSeconds ?? DEFAULTS.timeoutSeconds,
   );
   const agent = await connectWorkspace(paths, workspaceId);
-  const stdout = new BoundedCapture(MAX_CAPTURED_BYTES);
-  const stderr = new BoundedCapture(MAX_CAPTURED_BYTES);
+  const { stdout, stderr, handlers } = captureOutput(options);
   const startedAt = new Date();
   const started = performance.now();
   let result;
   try {
-    result = await runCommand(agent, command, timeoutSeconds, {
-      onStdout: (chunk) => {
-        stdout.push(chunk);
-        options.onStdout?.(chunk);
+    result = await agent.exec(
+      {
+        argv: ["/bin/sh", "-c", command],
+        cwd: WORKSPACE_GUEST_PATH,
+        timeoutMs: timeoutSeconds * 1000,
       },
-      onStderr: (chunk) => {
-        stderr.push(chunk);
-        options.onStderr?.(chunk);
-      },
-    });
+      handlers,
+    ).result;
   } finally {
     agent.close();
   }
@@ -101,29 +97,6 @@ export async function execWorkspace(
     stdout_truncated: stdout.truncated,
     stderr_truncated: stderr.truncated,
   };
-}
-
-/** Run a shell command in /workspace on an open agent connection. */
-export async function runCommand(
-  agent: AgentConnection,
-  command: string,
-  timeoutSeconds: number,
-  handlers: {
-    onStdout?: (c: Buffer) => void;
-    onStderr?: (c: Buffer) => void;
-    stdin?: boolean;
-  } = {},
-) {
-  const handle = agent.exec(
-    {
-      argv: ["/bin/sh", "-c", command],
-      cwd: WORKSPACE_GUEST_PATH,
-      timeoutMs: timeoutSeconds * 1000,
-      stdin: handlers.stdin ?? false,
-    },
-    handlers,
-  );
-  return handle.result;
 }
 
 export interface LogsPayload {

@@ -1,0 +1,56 @@
+import type { ExecHandlers } from "../protocol/client.js";
+
+/** Output kept per stream in the payload; streamed output is not limited. */
+export const MAX_CAPTURED_BYTES = 16 * 1024 * 1024;
+
+/** Collects a stream's bytes up to a bound and remembers whether it had to drop any. */
+export class BoundedCapture {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  truncated = false;
+
+  constructor(private readonly limit: number) {}
+
+  push(chunk: Buffer): void {
+    const room = this.limit - this.size;
+    if (room <= 0) {
+      this.truncated = true;
+      return;
+    }
+    const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    if (kept.length < chunk.length) this.truncated = true;
+    this.chunks.push(kept);
+    this.size += kept.length;
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString("utf8");
+  }
+}
+
+/**
+ * Capture a command's stdout and stderr (bounded) while passing every chunk on to the caller's
+ * own handlers, as `run` and `workspace exec` both stream and return their output.
+ */
+export function captureOutput(streams: ExecHandlers): {
+  stdout: BoundedCapture;
+  stderr: BoundedCapture;
+  handlers: Required<ExecHandlers>;
+} {
+  const stdout = new BoundedCapture(MAX_CAPTURED_BYTES);
+  const stderr = new BoundedCapture(MAX_CAPTURED_BYTES);
+  return {
+    stdout,
+    stderr,
+    handlers: {
+      onStdout: (chunk) => {
+        stdout.push(chunk);
+        streams.onStdout?.(chunk);
+      },
+      onStderr: (chunk) => {
+        stderr.push(chunk);
+        streams.onStderr?.(chunk);
+      },
+    },
+  };
+}
