@@ -17,6 +17,23 @@ export interface ExecRequest {
   cwd?: string;
   timeoutMs?: number;
   stdin?: boolean;
+  /** Run on a PTY of cols x rows (default 120 x 30); stdin is then always connected. */
+  pty?: boolean;
+  cols?: number;
+  rows?: number;
+}
+
+/** The `exec` frame header for a request (docs/protocol.md), shared by every host-side caller. */
+export function execHeader(request: ExecRequest): Record<string, unknown> {
+  return {
+    type: T.EXEC,
+    argv: request.argv,
+    env: request.env ?? {},
+    cwd: request.cwd ?? "/",
+    timeout_ms: request.timeoutMs ?? 0,
+    stdin: request.stdin ?? false,
+    ...(request.pty ? { pty: true, cols: request.cols ?? 120, rows: request.rows ?? 30 } : {}),
+  };
 }
 
 export interface ExecResult {
@@ -130,14 +147,7 @@ export class AgentConnection {
         onClose: reject,
       });
     });
-    this.send(channel, {
-      type: T.EXEC,
-      argv: request.argv,
-      env: request.env ?? {},
-      cwd: request.cwd ?? "/",
-      timeout_ms: request.timeoutMs ?? 0,
-      stdin: request.stdin ?? false,
-    });
+    this.send(channel, execHeader(request));
     return {
       result,
       writeStdin: (data) => {
@@ -334,13 +344,14 @@ function parseExit(header: Frame["header"]): ExecResult {
   };
 }
 
-function guestError(header: Frame["header"]): PyroError {
+/** The typed error for an agent's `error` frame on an exec channel (bounded, never trusted). */
+export function guestError(
+  header: Frame["header"],
+  cwdHint = "Pass a working directory that exists in the guest.",
+): PyroError {
   const code = typeof header.code === "string" ? header.code.slice(0, 64) : "UNKNOWN";
   const message = typeof header.message === "string" ? header.message.slice(0, 2000) : "";
-  const hint =
-    code === "BAD_CWD"
-      ? "Pass a working directory that exists in the guest."
-      : "Check the command and its arguments.";
+  const hint = code === "BAD_CWD" ? cwdHint : "Check the command and its arguments.";
   return new PyroError("GUEST_ERROR", `guest agent refused the request (${code}): ${message}`, {
     hint,
     details: { guest_code: code },

@@ -1,4 +1,4 @@
-import { PyroError } from "../core/errors.js";
+import { execHeader, guestError, type ExecRequest } from "../protocol/client.js";
 import type { Frame } from "../protocol/frame.js";
 import { MAX_CHUNK_BYTES, MESSAGE_TYPES as T, type SignalName } from "../protocol/messages.js";
 import type { Multiplexer } from "./mux.js";
@@ -8,16 +8,7 @@ import type { Multiplexer } from "./mux.js";
  * channels of its own. They belong to no client, so no client going away can end them; they end
  * when they exit, when they are signalled, or with the VM.
  */
-export interface OwnExecRequest {
-  argv: string[];
-  cwd?: string;
-  env?: Record<string, string>;
-  timeoutMs?: number;
-  stdin?: boolean;
-  pty?: boolean;
-  cols?: number;
-  rows?: number;
-}
+export type OwnExecRequest = ExecRequest;
 
 export interface OwnExecExit {
   exitCode: number;
@@ -93,19 +84,7 @@ export function ownExec(
       }
       case T.ERROR: {
         finish();
-        const code = typeof h.code === "string" ? h.code.slice(0, 64) : "UNKNOWN";
-        const message = typeof h.message === "string" ? h.message.slice(0, 2000) : "";
-        const error = new PyroError(
-          "GUEST_ERROR",
-          `guest agent refused the request (${code}): ${message}`,
-          {
-            hint:
-              code === "BAD_CWD"
-                ? "Pass a working directory that exists in the guest (--cwd)."
-                : "Check the command and its arguments.",
-            details: { guest_code: code },
-          },
-        );
+        const error = guestError(h, "Pass a working directory that exists in the guest (--cwd).");
         rejectStarted(error);
         rejectResult(error);
         return;
@@ -114,15 +93,7 @@ export function ownExec(
         return;
     }
   });
-  mux.sendToAgent(channel, {
-    type: T.EXEC,
-    argv: request.argv,
-    env: request.env ?? {},
-    cwd: request.cwd ?? "/",
-    timeout_ms: request.timeoutMs ?? 0,
-    stdin: request.stdin ?? false,
-    ...(request.pty ? { pty: true, cols: request.cols ?? 120, rows: request.rows ?? 30 } : {}),
-  });
+  mux.sendToAgent(channel, execHeader(request));
   return {
     channel,
     started,
