@@ -34,6 +34,12 @@ export type ErrorCode =
   | "SERVICE_EXISTS"
   | "SERVICE_FAILED"
   | "LIMIT_REACHED"
+  | "ARCHIVE_CORRUPT"
+  | "ARCHIVE_UNSUPPORTED"
+  | "PATH_TOO_LONG"
+  | "NAME_NOT_UTF8"
+  | "EXPORT_PATH_NOT_FOUND"
+  | "OUTPUT_NOT_WRITABLE"
   | "INTERNAL";
 
 export interface PyroErrorPayload {
