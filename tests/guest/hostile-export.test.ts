@@ -240,6 +240,14 @@ describe("export from a hostile guest", () => {
     expect(readdirSync(path.join(stateDir(), "staging"))).toEqual([]);
   });
 
+  it("diff lists setuid files, FIFOs, device nodes and non-UTF-8 names without failing", async () => {
+    const result = await pyro(["workspace", "diff", ws.workspace_id, "--json"]);
+    expect(result.status, result.stdout + result.stderr).toBe(0);
+    const paths = parseJson<{ entries: { path: string }[] }>(result.stdout).entries.map((e) => e.path);
+    expect(paths).toEqual(expect.arrayContaining(["suid", "fifo/p", "dev/null2", "chain/x/up2"]));
+    expect(paths.filter((p) => p.startsWith("latin/"))).toHaveLength(1);
+  });
+
   it("an export across filesystems lands complete, with no temporary name left", async () => {
     if (statSync("/dev/shm").dev === statSync(stateDir()).dev) return;
     const target = mkdtempSync("/dev/shm/pyro-xfs-");
