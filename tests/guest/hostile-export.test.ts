@@ -11,6 +11,7 @@ import {
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WorkspaceManager } from "../../src/core/manager.js";
 import { parseJson, pyro } from "../support/cli.js";
 import { CLI } from "../support/paths.js";
 import { craftTar, type CraftEntry } from "../support/tar-craft.js";
@@ -106,6 +107,17 @@ describe("seed and sync push of archives through the CLI", () => {
     const result = await pyro(["workspace", "create", "debian:12", "--seed-path", "", "--json"]);
     expect(result.status).toBe(1);
     expect(parseJson<Failure>(result.stdout).error).toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringMatching(/seed path is empty/) });
+  });
+
+  it("an empty seed or sync source is refused through the SDK as well (the check is in core)", async () => {
+    const manager = new WorkspaceManager();
+    await expect(manager.createWorkspace({ environment: "debian:12", seedPath: "" })).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+    });
+    await expect(manager.pushWorkspaceSync(ws.workspace_id, "")).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+      message: expect.stringMatching(/source path is empty/),
+    });
   });
 
   it("a hostile seed archive is refused and leaves no workspace behind", async () => {
