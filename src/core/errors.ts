@@ -34,6 +34,9 @@ export type ErrorCode =
   | "SERVICE_EXISTS"
   | "SERVICE_FAILED"
   | "LIMIT_REACHED"
+  | "GUEST_UNRESPONSIVE"
+  | "WORKSPACE_BUSY"
+  | "DISK_ERROR"
   | "INTERNAL";
 
 export interface PyroErrorPayload {
