@@ -270,15 +270,12 @@ async function liveSnapshot(paths: PyroPaths, id: string, diskName: string): Pro
         QMP_DEADLINE_MS,
       ),
     );
+    const discard = rollbackAndThrow(paths, id, diskName);
     const thaw = await supervisor
       .request<ThawReply>("thaw", { freeze_id: frozen.freeze_id }, THAW_DEADLINE_MS + 5_000)
-      .catch(rollbackAndThrow(paths, id, diskName));
+      .catch(discard);
     if (!thaw.was_frozen) {
-      await rollbackAndThrow(
-        paths,
-        id,
-        diskName,
-      )(
+      await discard(
         new PyroError(
           "GUEST_UNRESPONSIVE",
           `the disk snapshot took longer than the ${frozen.lease_ms} ms freeze lease, so it was not consistent and was discarded`,
