@@ -40,6 +40,9 @@ export type ErrorCode =
   | "NAME_NOT_UTF8"
   | "EXPORT_PATH_NOT_FOUND"
   | "OUTPUT_NOT_WRITABLE"
+  | "GUEST_UNRESPONSIVE"
+  | "WORKSPACE_BUSY"
+  | "DISK_ERROR"
   | "INTERNAL";
 
 export interface PyroErrorPayload {

@@ -58,9 +58,11 @@ export class SupervisorClient {
       const timer = setTimeout(() => {
         this.pending.delete(requestId);
         reject(
-          new PyroError("INTERNAL", `the workspace supervisor did not answer ${type} in time`, {
-            hint: `Check \`pyro workspace status ${this.workspaceId}\`; reset the workspace if it is stuck.`,
-          }),
+          new PyroError(
+            "GUEST_UNRESPONSIVE",
+            `the workspace supervisor did not answer ${type} in time`,
+            { hint: `\`pyro workspace reset ${this.workspaceId}\` recovers a stuck workspace.` },
+          ),
         );
       }, timeoutMs);
       this.pending.set(requestId, {
