@@ -34,6 +34,7 @@ export type ErrorCode =
   | "SERVICE_EXISTS"
   | "SERVICE_FAILED"
   | "LIMIT_REACHED"
+  | "WORKSPACE_RESET"
   | "INTERNAL";
 
 export interface PyroErrorPayload {
