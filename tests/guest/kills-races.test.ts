@@ -51,7 +51,7 @@ const fault = (step: string, kill: Kill): Record<string, string> =>
   kill === "cli" ? { PYRO_FAULT: step } : { PYRO_FAULT: step, PYRO_FAULT_KILL: kill };
 
 function expectKilledOr0(result: CliResult, kill: Kill): void {
-  if (kill === "cli") expect(result.signal).toBe("SIGKILL");
+  if (kill === "cli") expect(result.signal, `status ${result.status}: ${result.stderr}`).toBe("SIGKILL");
   else expect(result.status, result.stderr).toBe(0);
 }
 
