@@ -43,6 +43,7 @@ export type ErrorCode =
   | "GUEST_UNRESPONSIVE"
   | "WORKSPACE_BUSY"
   | "DISK_ERROR"
+  | "WORKSPACE_RESET"
   | "INTERNAL";
 
 export interface PyroErrorPayload {
