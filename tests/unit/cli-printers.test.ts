@@ -37,9 +37,10 @@ describe("cli printers", () => {
       workspace_seed: {
         mode: "directory",
         seed_path: "/tmp/seed\u001b[8m",
+        destination: "/workspace",
         entry_count: 1,
         bytes_written: 2,
-      } as WorkspaceRecord["workspace_seed"],
+      },
       command_count: 0,
       reset_count: 0,
       last_reset_at: null,
