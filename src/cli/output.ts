@@ -1,4 +1,4 @@
-import { toPyroError } from "../core/errors.js";
+import { PyroError, toPyroError } from "../core/errors.js";
 import { escapeLines, escapeText } from "./escape.js";
 
 /** Sorted keys, two-space indent: the `--json` format of every command. */
@@ -111,7 +111,12 @@ export function watchStandardStreams(): void {
     error.code === "EPIPE" || error.code === "ERR_STREAM_DESTROYED";
   process.stdout.on("error", (error: Error & { code?: string }) => {
     if (isClosed(error)) return onClosed();
-    process.exit(reportError(error, false));
+    const failure = new PyroError(
+      "HOST_IO_ERROR",
+      `cannot write to standard output: ${error.message}`,
+      { hint: "Check where stdout goes: a full disk or an unwritable file behind `>`." },
+    );
+    process.exit(reportError(failure, false));
   });
   // Nothing can be reported once stderr itself fails; leave with the error status.
   process.stderr.on("error", (error: Error & { code?: string }) =>

@@ -172,7 +172,7 @@ function hostIoError(error: unknown): PyroError | undefined {
   const known = HOST_ERRNO[error.code];
   if (!known) return undefined;
   const where = error.path ?? error.dest;
-  const subject = where === undefined ? "a host file" : where;
+  const subject = where ?? "the path involved";
   const action = error.syscall ? `${error.syscall} ` : "";
   return new PyroError(
     "HOST_IO_ERROR",

@@ -1,8 +1,10 @@
-import { rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { closeSync, openSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseJson, pyro } from "../support/cli.js";
+import { CLI } from "../support/paths.js";
 
 type ErrorJson = { error: { code: string; message: string; hint?: string } };
 
@@ -152,5 +154,39 @@ describe("cli bad input", () => {
     expect(error.message).toContain(file);
     expect(error.message).toContain("ENOTDIR");
     expect(error.hint).toMatch(/not a directory|is a file/);
+  });
+
+  /** Run the CLI with stdout wired as given; resolves with its exit status and stderr. */
+  const runWithStdout = (
+    args: string[],
+    stdout: "pipe" | number,
+    closeReader: boolean,
+  ): Promise<{ status: number | null; stderr: string }> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [CLI, ...args], {
+        stdio: ["ignore", stdout, "pipe"],
+      });
+      // The reader goes away before pyro writes a byte, as `| head -c 0` would.
+      if (closeReader) child.stdout?.destroy();
+      let stderr = "";
+      child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+      child.once("error", reject);
+      child.once("close", (status) => resolve({ status, stderr }));
+    });
+
+  it("cli: a closed stdout ends pyro quietly with status 141, no stack trace", async () => {
+    const result = await runWithStdout(["env", "list"], "pipe", true);
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(141);
+  });
+
+  it("cli: a failing stdout (a full disk) is reported on stderr, not as a stack trace", async () => {
+    const full = openSync("/dev/full", "w");
+    const result = await runWithStdout(["env", "list"], full, false);
+    closeSync(full);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("error: cannot write to standard output");
+    expect(result.stderr).toContain("ENOSPC");
+    expect(result.stderr).not.toMatch(/\s{4}at /);
   });
 });
