@@ -1,4 +1,7 @@
 #!/usr/bin/env node
+import { watchStandardStreams } from "./output.js";
+import { runCli } from "./parse.js";
 import { buildProgram } from "./program.js";
 
-await buildProgram().parseAsync(process.argv);
+watchStandardStreams();
+await runCli(buildProgram(), process.argv);

@@ -2,7 +2,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import type { WorkspaceManager } from "../core/manager.js";
-import { toPyroError } from "../core/errors.js";
+import { PyroError, toPyroError } from "../core/errors.js";
 import { VERSION } from "../version.js";
 import type { McpTool } from "../contract.js";
 
@@ -21,7 +21,7 @@ export function createServer(manager: WorkspaceManager): McpServer {
   ) => {
     server.registerTool(name, { description, inputSchema }, (async (
       args: z.objectOutputType<Shape, z.ZodTypeAny>,
-    ) => respond(() => run(args))) as never);
+    ) => respond(() => run(args), Object.keys(inputSchema))) as never);
   };
 
   tool(
@@ -404,7 +404,10 @@ export function createServer(manager: WorkspaceManager): McpServer {
   return server;
 }
 
-async function respond(run: () => Promise<object>): Promise<CallToolResult> {
+async function respond(
+  run: () => Promise<object>,
+  params: readonly string[],
+): Promise<CallToolResult> {
   try {
     const payload = await run();
     return {
@@ -412,7 +415,7 @@ async function respond(run: () => Promise<object>): Promise<CallToolResult> {
       structuredContent: payload as Record<string, unknown>,
     };
   } catch (error) {
-    const typed = toPyroError(error);
+    const typed = mcpError(toPyroError(error), params);
     const text = [`${typed.code}: ${typed.message}`, typed.hint ? `hint: ${typed.hint}` : ""]
       .filter(Boolean)
       .join("\n");
@@ -422,4 +425,39 @@ async function respond(run: () => Promise<object>): Promise<CallToolResult> {
       structuredContent: { error: typed.toJSON() },
     };
   }
+}
+
+/** CLI flags whose MCP parameter is not simply the flag in snake_case. */
+const FLAG_PARAMS: Readonly<Record<string, string>> = {
+  "--output": "output_path",
+  "--signal": "signal_name",
+  "--no-newline": "append_newline",
+  "--ready-file": "readiness",
+  "--ready-tcp": "readiness",
+  "--ready-http": "readiness",
+  "--ready-command": "readiness",
+};
+
+/**
+ * Error texts are written for the CLI and name its flags; an MCP client knows the tool's
+ * parameters instead. "--mem-mib / mem_mib" becomes "mem_mib", and a lone flag becomes the
+ * parameter it stands for when this tool has one. Other wording (e.g. `pyro ...` commands in
+ * hints) is left as it is until the surfaces are generated from one declaration.
+ */
+export function mcpWording(text: string, params: readonly string[]): string {
+  return text.replace(/--[a-z][a-z-]* \/ ([a-z_.]+)/g, "$1").replace(/--[a-z][a-z-]*/g, (flag) => {
+    const param = FLAG_PARAMS[flag] ?? flag.slice(2).replace(/-/g, "_");
+    return params.includes(param) ? param : flag;
+  });
+}
+
+function mcpError(error: PyroError, params: readonly string[]): PyroError {
+  const message = mcpWording(error.message, params);
+  const hint = error.hint === undefined ? undefined : mcpWording(error.hint, params);
+  if (message === error.message && hint === error.hint) return error;
+  return new PyroError(error.code, message, {
+    ...(hint !== undefined ? { hint } : {}),
+    ...(error.details !== undefined ? { details: error.details } : {}),
+    cause: error,
+  });
 }

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { DoctorPayload } from "../../core/doctor.js";
 import type { CliContext } from "../context.js";
-import { printJson, yesNo } from "../output.js";
+import { printJson, printLines, yesNo } from "../output.js";
 
 export function registerDoctor(program: Command, ctx: CliContext): void {
   program
@@ -41,5 +41,5 @@ function printDoctor(r: DoctorPayload): void {
     lines.push("To fix:");
     for (const issue of r.issues) lines.push(`  - ${issue.problem}: run \`${issue.fix}\``);
   }
-  process.stdout.write(`${lines.join("\n")}\n`);
+  printLines(process.stdout, ...lines);
 }

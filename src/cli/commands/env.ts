@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { EnvironmentInspectPayload } from "../../core/environments.js";
 import type { CliContext } from "../context.js";
-import { printJson } from "../output.js";
+import { printJson, printLines } from "../output.js";
 import { pullProgressReporter } from "../progress.js";
 
 export function registerEnv(program: Command, ctx: CliContext): void {
@@ -23,7 +23,7 @@ export function registerEnv(program: Command, ctx: CliContext): void {
         for (const e of payload.environments) {
           lines.push(`${e.name} [${e.installed ? "installed" : "not installed"}] ${e.description}`);
         }
-        process.stdout.write(`${lines.join("\n")}\n`);
+        printLines(process.stdout, ...lines);
       }),
     );
 
@@ -76,7 +76,8 @@ export function registerEnv(program: Command, ctx: CliContext): void {
         const payload = await ctx.manager().pruneEnvironments();
         if (options.json) return printJson(payload);
         if (payload.count === 0) process.stdout.write("Nothing to prune.\n");
-        for (const r of payload.removed) process.stdout.write(`Removed ${r.name}: ${r.reason}\n`);
+        for (const r of payload.removed)
+          printLines(process.stdout, `Removed ${r.name}: ${r.reason}`);
       }),
     );
 }
@@ -94,5 +95,5 @@ function printInspect(e: EnvironmentInspectPayload): void {
   if (e.kernel_version) lines.push(`Kernel: ${e.kernel_version}`);
   if (e.built_at) lines.push(`Built at: ${e.built_at}`);
   if (e.problem) lines.push(`Problem: ${e.problem} (fix: pyro env pull ${e.name})`);
-  process.stdout.write(`${lines.join("\n")}\n`);
+  printLines(process.stdout, ...lines);
 }

@@ -3,7 +3,7 @@ import { DEFAULTS } from "../../contract.js";
 import { DEFAULT_ENVIRONMENT } from "../../environments/catalog.js";
 import type { CliContext } from "../context.js";
 import { intOption } from "../parse.js";
-import { printJson, shellJoin } from "../output.js";
+import { holdOnStdoutClosed, printJson, shellJoin } from "../output.js";
 import { pullProgressReporter } from "../progress.js";
 
 interface RunFlags {
@@ -45,6 +45,8 @@ export function registerRun(program: Command, ctx: CliContext): void {
         const onSignal = () => controller.abort();
         process.once("SIGINT", onSignal);
         process.once("SIGTERM", onSignal);
+        // A closed stdout cancels the run like Ctrl-C, so its VM is torn down before exiting.
+        const release = holdOnStdoutClosed(onSignal);
         const progress = pullProgressReporter("[pull]");
         try {
           const result = await ctx.manager().runInVm({
@@ -79,6 +81,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
           return result.exit_code;
         } finally {
           progress.stop();
+          release();
           process.removeListener("SIGINT", onSignal);
           process.removeListener("SIGTERM", onSignal);
         }

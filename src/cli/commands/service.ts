@@ -4,7 +4,7 @@ import { invalidArgument } from "../../core/errors.js";
 import type { ServiceRecord } from "../../core/workspace/services.js";
 import type { ReadinessInput } from "../../core/workspace/shell-service-args.js";
 import type { CliContext } from "../context.js";
-import { printJson, shellJoin } from "../output.js";
+import { printBlock, printJson, printLines, shellJoin } from "../output.js";
 import { intOption } from "../parse.js";
 
 type JsonFlag = { json?: boolean };
@@ -13,8 +13,9 @@ const example = (...lines: string[]) =>
   `\nExample${lines.length > 1 ? "s" : ""}:\n${lines.map((l) => `  ${l}`).join("\n")}`;
 
 const summary = (prefix: string, r: ServiceRecord) =>
-  process.stderr.write(
-    `[${prefix}] workspace_id=${r.workspace_id} service_name=${r.service_name} state=${r.state}${r.pid ? ` pid=${r.pid}` : ""}${r.readiness ? ` readiness=${r.readiness.type}` : ""}${r.ready_at ? ` ready_at=${r.ready_at}` : ""}${r.exit_code !== null ? ` exit_code=${r.exit_code}` : ""}${r.stop_reason ? ` stop_reason=${r.stop_reason}` : ""} execution_mode=${r.execution_mode}\n`,
+  printLines(
+    process.stderr,
+    `[${prefix}] workspace_id=${r.workspace_id} service_name=${r.service_name} state=${r.state}${r.pid ? ` pid=${r.pid}` : ""}${r.readiness ? ` readiness=${r.readiness.type}` : ""}${r.ready_at ? ` ready_at=${r.ready_at}` : ""}${r.exit_code !== null ? ` exit_code=${r.exit_code}` : ""}${r.stop_reason ? ` stop_reason=${r.stop_reason}` : ""} execution_mode=${r.execution_mode}`,
   );
 
 /** `pyro workspace service ...`: named background processes with typed readiness. */
@@ -117,12 +118,14 @@ export function registerService(ws: Command, ctx: CliContext): void {
         if (flags.json) return printJson(list);
         if (list.count === 0) process.stdout.write("No services.\n");
         for (const s of list.services) {
-          process.stdout.write(
-            `${s.service_name}  ${s.state}${s.exit_code !== null ? ` (exit ${s.exit_code})` : ""}  ${s.command}\n`,
+          printLines(
+            process.stdout,
+            `${s.service_name}  ${s.state}${s.exit_code !== null ? ` (exit ${s.exit_code})` : ""}  ${s.command}`,
           );
         }
-        process.stderr.write(
-          `[workspace-service-list] workspace_id=${workspaceId} count=${list.count} running_count=${list.running_count}\n`,
+        printLines(
+          process.stderr,
+          `[workspace-service-list] workspace_id=${workspaceId} count=${list.count} running_count=${list.running_count}`,
         );
       }),
     );
@@ -152,7 +155,7 @@ export function registerService(ws: Command, ctx: CliContext): void {
         if (record.exit_code !== null) lines.push(`Exit code: ${record.exit_code}`);
         if (record.stop_reason) lines.push(`Stop reason: ${record.stop_reason}`);
         if (record.failure_reason) lines.push(`Failure: ${record.failure_reason}`);
-        process.stdout.write(`${lines.join("\n")}\n`);
+        printLines(process.stdout, ...lines);
       }),
     );
 
@@ -187,8 +190,9 @@ export function registerService(ws: Command, ctx: CliContext): void {
             all: flags.all === true,
           });
           if (flags.json) return printJson(logs);
-          process.stdout.write(logs.stdout);
-          process.stderr.write(logs.stderr);
+          // Stored output is shown escaped (newlines and tabs kept); --json gives the exact bytes.
+          printBlock(process.stdout, logs.stdout);
+          printBlock(process.stderr, logs.stderr);
         }),
     );
 

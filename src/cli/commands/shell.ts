@@ -3,7 +3,7 @@ import { SHELL_DEFAULTS } from "../../contract.js";
 import type { ShellRecord } from "../../core/workspace/shells.js";
 import { SIGNAL_NAMES, type SignalName } from "../../protocol/messages.js";
 import type { CliContext } from "../context.js";
-import { printJson } from "../output.js";
+import { printJson, printLines } from "../output.js";
 import { intOption } from "../parse.js";
 
 type JsonFlag = { json?: boolean };
@@ -12,8 +12,9 @@ const example = (...lines: string[]) =>
   `\nExample${lines.length > 1 ? "s" : ""}:\n${lines.map((l) => `  ${l}`).join("\n")}`;
 
 const summary = (prefix: string, r: ShellRecord, extra = "") =>
-  process.stderr.write(
-    `[${prefix}] workspace_id=${r.workspace_id} shell_id=${r.shell_id} state=${r.state} cwd=${r.cwd} cols=${r.cols} rows=${r.rows}${r.exit_code !== null ? ` exit_code=${r.exit_code}` : ""}${extra} execution_mode=${r.execution_mode}\n`,
+  printLines(
+    process.stderr,
+    `[${prefix}] workspace_id=${r.workspace_id} shell_id=${r.shell_id} state=${r.state} cwd=${r.cwd} cols=${r.cols} rows=${r.rows}${r.exit_code !== null ? ` exit_code=${r.exit_code}` : ""}${extra} execution_mode=${r.execution_mode}`,
   );
 
 /** `pyro workspace shell ...`: PTY shells that keep their state across calls. */
@@ -51,7 +52,7 @@ export function registerShell(ws: Command, ctx: CliContext): void {
             ...(flags.rows !== undefined ? { rows: flags.rows } : {}),
           });
           if (flags.json) return printJson(record);
-          process.stdout.write(`${record.shell_id}\n`);
+          printLines(process.stdout, record.shell_id);
           summary("workspace-shell-open", record);
         }),
     );
@@ -100,9 +101,12 @@ export function registerShell(ws: Command, ctx: CliContext): void {
             plain: flags.plain === true,
           });
           if (flags.json) return printJson(read);
+          // Terminal output stays raw, as a terminal would show it (--plain strips escapes).
           process.stdout.write(read.output);
-          process.stderr.write(
-            `${read.output === "" || read.output.endsWith("\n") ? "" : "\n"}[workspace-shell-read] workspace_id=${read.workspace_id} shell_id=${read.shell_id} state=${read.state}${read.exit_code !== null ? ` exit_code=${read.exit_code}` : ""} cursor=${read.cursor} next_cursor=${read.next_cursor} end_cursor=${read.end_cursor} truncated=${read.truncated}${read.truncated ? ` truncated_chars=${read.truncated_chars}` : ""}\n`,
+          if (read.output !== "" && !read.output.endsWith("\n")) process.stderr.write("\n");
+          printLines(
+            process.stderr,
+            `[workspace-shell-read] workspace_id=${read.workspace_id} shell_id=${read.shell_id} state=${read.state}${read.exit_code !== null ? ` exit_code=${read.exit_code}` : ""} cursor=${read.cursor} next_cursor=${read.next_cursor} end_cursor=${read.end_cursor} truncated=${read.truncated}${read.truncated ? ` truncated_chars=${read.truncated_chars}` : ""}`,
           );
         }),
     );
@@ -213,8 +217,9 @@ export function registerShell(ws: Command, ctx: CliContext): void {
         if (flags.json) return printJson(list);
         if (list.count === 0) process.stdout.write("No shells.\n");
         for (const s of list.shells) {
-          process.stdout.write(
-            `${s.shell_id}  ${s.state}${s.exit_code !== null ? ` (exit ${s.exit_code})` : ""}  ${s.cwd}  ${s.cols}x${s.rows}  started ${s.started_at}\n`,
+          printLines(
+            process.stdout,
+            `${s.shell_id}  ${s.state}${s.exit_code !== null ? ` (exit ${s.exit_code})` : ""}  ${s.cwd}  ${s.cols}x${s.rows}  started ${s.started_at}`,
           );
         }
       }),

@@ -3,7 +3,7 @@ import { DEFAULTS } from "../../contract.js";
 import type { WorkspaceRecord } from "../../core/workspace/record.js";
 import { DEFAULT_ENVIRONMENT } from "../../environments/catalog.js";
 import type { CliContext } from "../context.js";
-import { printJson, shellJoin } from "../output.js";
+import { printBlock, printJson, printLines, shellJoin } from "../output.js";
 import { intOption } from "../parse.js";
 import { registerService } from "./service.js";
 import { registerShell } from "./shell.js";
@@ -30,7 +30,7 @@ export function printWorkspaceSummary(r: WorkspaceRecord): void {
   lines.push(`Services: ${r.running_service_count}/${r.service_count}`);
   lines.push(`Created: ${r.created_at}`, `Expires: ${r.expires_at}`);
   if (r.last_error) lines.push(`Last error: ${r.last_error}`);
-  process.stdout.write(`${lines.join("\n")}\n`);
+  printLines(process.stdout, ...lines);
 }
 
 export function registerWorkspace(program: Command, ctx: CliContext): void {
@@ -116,8 +116,9 @@ export function registerWorkspace(program: Command, ctx: CliContext): void {
           });
           if (flags.json) printJson(result);
           else
-            process.stderr.write(
-              `[workspace-exec] workspace_id=${workspaceId} sequence=${result.sequence} cwd=${result.cwd} execution_mode=${result.execution_mode} exit_code=${result.exit_code}${result.timed_out ? " timed_out=true" : ""} duration_ms=${result.duration_ms}\n`,
+            printLines(
+              process.stderr,
+              `[workspace-exec] workspace_id=${workspaceId} sequence=${result.sequence} cwd=${result.cwd} execution_mode=${result.execution_mode} exit_code=${result.exit_code}${result.timed_out ? " timed_out=true" : ""} duration_ms=${result.duration_ms}`,
             );
           return result.exit_code;
         }),
@@ -148,11 +149,15 @@ export function registerWorkspace(program: Command, ctx: CliContext): void {
         const logs = await ctx.manager().logsWorkspace(workspaceId);
         if (flags.json) return printJson(logs);
         if (logs.count === 0) process.stdout.write("No commands yet.\n");
+        // Stored output is shown escaped (newlines and tabs kept); --json gives the exact bytes.
         for (const e of logs.entries) {
-          process.stdout.write(
-            `#${e.sequence} ${e.started_at} exit_code=${e.exit_code} duration_ms=${e.duration_ms}\n$ ${e.command}\n${e.stdout}`,
+          printLines(
+            process.stdout,
+            `#${e.sequence} ${e.started_at} exit_code=${e.exit_code} duration_ms=${e.duration_ms}`,
+            `$ ${e.command}`,
           );
-          if (e.stderr) process.stderr.write(e.stderr);
+          printBlock(process.stdout, e.stdout);
+          if (e.stderr) printBlock(process.stderr, e.stderr);
         }
       }),
     );
@@ -167,12 +172,13 @@ export function registerWorkspace(program: Command, ctx: CliContext): void {
         if (flags.json) return printJson(list);
         if (list.count === 0) process.stdout.write("No workspaces.\n");
         for (const w of list.workspaces) {
-          process.stdout.write(
-            `${w.workspace_id}  ${w.environment}  ${w.state}  created ${w.created_at}  expires ${w.expires_at}\n`,
+          printLines(
+            process.stdout,
+            `${w.workspace_id}  ${w.environment}  ${w.state}  created ${w.created_at}  expires ${w.expires_at}`,
           );
         }
         for (const u of list.unreadable)
-          process.stderr.write(`unreadable workspace ${u.workspace_id}: ${u.problem}\n`);
+          printLines(process.stderr, `unreadable workspace ${u.workspace_id}: ${u.problem}`);
       }),
     );
 
@@ -185,7 +191,8 @@ export function registerWorkspace(program: Command, ctx: CliContext): void {
       ctx.run(flags.json, async () => {
         const result = await ctx.manager().deleteWorkspace(workspaceId);
         if (flags.json) printJson(result);
-        else process.stderr.write(`[workspace-delete] workspace_id=${workspaceId} deleted=true\n`);
+        else
+          printLines(process.stderr, `[workspace-delete] workspace_id=${workspaceId} deleted=true`);
       }),
     );
 
@@ -209,8 +216,9 @@ export function registerWorkspace(program: Command, ctx: CliContext): void {
           );
         if (flags.json) return printJson(result);
         const s = result.workspace_sync;
-        process.stderr.write(
-          `[workspace-sync] workspace_id=${workspaceId} mode=${s.mode} destination=${s.destination} entry_count=${s.entry_count} bytes_written=${s.bytes_written}\n`,
+        printLines(
+          process.stderr,
+          `[workspace-sync] workspace_id=${workspaceId} mode=${s.mode} destination=${s.destination} entry_count=${s.entry_count} bytes_written=${s.bytes_written}`,
         );
       }),
     );
@@ -238,8 +246,9 @@ export function registerWorkspace(program: Command, ctx: CliContext): void {
             overwrite: flags.overwrite === true,
           });
           if (flags.json) return printJson(result);
-          process.stderr.write(
-            `[workspace-export] workspace_id=${workspaceId} workspace_path=${result.workspace_path} output_path=${result.output_path} artifact_type=${result.artifact_type} entry_count=${result.entry_count} bytes_written=${result.bytes_written}\n`,
+          printLines(
+            process.stderr,
+            `[workspace-export] workspace_id=${workspaceId} workspace_path=${result.workspace_path} output_path=${result.output_path} artifact_type=${result.artifact_type} entry_count=${result.entry_count} bytes_written=${result.bytes_written}`,
           );
         }),
     );
@@ -260,8 +269,9 @@ export function registerWorkspace(program: Command, ctx: CliContext): void {
       };
     },
   ) =>
-    process.stderr.write(
-      `[${prefix}] workspace_id=${p.workspace_id} snapshot_name=${p.snapshot.snapshot_name} kind=${p.snapshot.kind} entry_count=${p.snapshot.entry_count} size_bytes=${p.snapshot.size_bytes} created_at=${p.snapshot.created_at}\n`,
+    printLines(
+      process.stderr,
+      `[${prefix}] workspace_id=${p.workspace_id} snapshot_name=${p.snapshot.snapshot_name} kind=${p.snapshot.kind} entry_count=${p.snapshot.entry_count} size_bytes=${p.snapshot.size_bytes} created_at=${p.snapshot.created_at}`,
     );
   snapshot
     .command("create")
@@ -288,8 +298,9 @@ export function registerWorkspace(program: Command, ctx: CliContext): void {
         const result = await ctx.manager().listSnapshots(workspaceId);
         if (flags.json) return printJson(result);
         for (const s of result.snapshots) {
-          process.stdout.write(
-            `${s.snapshot_name}  ${s.kind}  entries=${s.entry_count} size_bytes=${s.size_bytes}  ${s.created_at}\n`,
+          printLines(
+            process.stdout,
+            `${s.snapshot_name}  ${s.kind}  entries=${s.entry_count} size_bytes=${s.size_bytes}  ${s.created_at}`,
           );
         }
       }),
@@ -346,12 +357,14 @@ export function registerWorkspace(program: Command, ctx: CliContext): void {
         const diff = await ctx.manager().diffWorkspace(workspaceId);
         if (flags.json) return printJson(diff);
         if (!diff.changed) process.stdout.write("No changes since the baseline.\n");
-        process.stdout.write(diff.patch);
+        // Names and contents are the guest's: escaped here, exact with --json.
+        printBlock(process.stdout, diff.patch);
         for (const e of diff.entries.filter((x) => !x.text_patch))
-          process.stdout.write(`${e.status} ${e.artifact_type} ${e.path}\n`);
+          printLines(process.stdout, `${e.status} ${e.artifact_type} ${e.path}`);
         const s = diff.summary;
-        process.stderr.write(
-          `[workspace-diff] workspace_id=${workspaceId} changed=${diff.changed} total=${s.total} added=${s.added} modified=${s.modified} deleted=${s.deleted} type_changed=${s.type_changed}\n`,
+        printLines(
+          process.stderr,
+          `[workspace-diff] workspace_id=${workspaceId} changed=${diff.changed} total=${s.total} added=${s.added} modified=${s.modified} deleted=${s.deleted} type_changed=${s.type_changed}`,
         );
       }),
     );
