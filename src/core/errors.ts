@@ -34,6 +34,7 @@ export type ErrorCode =
   | "SERVICE_EXISTS"
   | "SERVICE_FAILED"
   | "LIMIT_REACHED"
+  | "GUEST_UNRESPONSIVE"
   | "INTERNAL";
 
 export interface PyroErrorPayload {
