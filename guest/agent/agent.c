@@ -40,6 +40,7 @@ struct chan {
     struct proc proc;
     struct flow flow;  /* output credit granted by the host */
     uint64_t drained;  /* leftover output forwarded since the process exited */
+    int discard;       /* KILL from the host: it wants the exit, not the rest of the output */
 };
 
 static struct {
@@ -230,12 +231,12 @@ static void flush_exited(void)
         if (c->kind != CHAN_EXEC || !c->proc.exited)
             continue;
         size_t k;
-        while (c->proc.out_fd >= 0 && c->drained < DRAIN_LIMIT && (k = forward_output(c, &c->proc.out_fd, "stdout")))
+        while (!c->discard && c->proc.out_fd >= 0 && c->drained < DRAIN_LIMIT && (k = forward_output(c, &c->proc.out_fd, "stdout")))
             c->drained += k;
-        while (c->proc.err_fd >= 0 && c->drained < DRAIN_LIMIT && (k = forward_output(c, &c->proc.err_fd, "stderr")))
+        while (!c->discard && c->proc.err_fd >= 0 && c->drained < DRAIN_LIMIT && (k = forward_output(c, &c->proc.err_fd, "stderr")))
             c->drained += k;
         int open = c->proc.out_fd >= 0 || c->proc.err_fd >= 0;
-        if (open && c->drained < DRAIN_LIMIT && !flow_room(&c->flow, 1))
+        if (!c->discard && open && c->drained < DRAIN_LIMIT && !flow_room(&c->flow, 1))
             continue; /* out of credit: the rest of the output, then exit, once the host grants more */
         const char *sig;
         int code = proc_exit_code(&c->proc, &sig);
@@ -488,6 +489,10 @@ static void on_signal(struct req *r)
         chan_fail(r->chan, "BAD_REQUEST", "\"signal\" must be one of INT, TERM, HUP, KILL");
         return;
     }
+    /* A host that cancels (or went away: the supervisor kills a departed client's processes)
+     * grants no more credit; waiting for it would keep the channel for ever. */
+    if (sig == SIGKILL)
+        r->chan->discard = 1;
     if (!r->chan->proc.exited)
         proc_signal(&r->chan->proc, sig);
 }

@@ -238,6 +238,17 @@ def flow_tests(h):
     check("credit delivers the rest, then exit", got == b"b" * total and end["exit_code"] == 0,
           (len(got), end))
 
+    # KILL ends a channel that is out of credit: exit comes without waiting for a grant.
+    h.send(75, {"type": "exec", "argv": ["yes"], "window": 1000})
+    check("started", h.recv_on(75)[0]["type"] == "started")
+    got = 0
+    while got < 1000:
+        hd, p = h.recv_on(75)
+        got += len(p)
+    h.send(75, {"type": "signal", "signal": "KILL"})
+    hd, _ = h.recv_on(75)
+    check("KILL without credit -> exit", hd["type"] == "exit" and hd["signal"] == "KILL", hd)
+
     # Credit abuse: a grant over the cap is clamped (output still flows); bad grants fail the
     # channel and kill its process.
     r = h.run(71, {"argv": ["/bin/sh", "-c", "echo ok"], "window": 2**53 - 1})
