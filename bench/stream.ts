@@ -93,12 +93,17 @@ class Build {
       cliPeak = Math.max(cliPeak, rss(child.pid ?? 0));
       supervisorPeak = Math.max(supervisorPeak, rss(supervisor));
     }, 100);
-    while (!done) {
+    // Read for the command's whole life; then stop (an unbounded CLI would still hold GBs).
+    const stopAt = performance.now() + (SLOW_SECONDS + 2) * 1000;
+    while (!done && performance.now() < stopAt) {
       const chunk = child.stdout.read(64 * 1024) as Buffer | null;
       if (chunk) read += chunk.length;
       await sleep(50);
     }
     clearInterval(sample);
+    if (!done) child.kill("SIGKILL");
+    await closed;
+    await sleep(2000);
     const supervisorAfter = rss(supervisor);
     return { cliPeak, supervisorBefore, supervisorPeak, supervisorAfter, read };
   }
@@ -147,21 +152,21 @@ class Build {
   }
 }
 
-async function measure(build: Build): Promise<void> {
-  const id = (
-    JSON.parse(build.pyro(["workspace", "create", "debian:12", "--json"])) as {
-      workspace_id: string;
-    }
-  ).workspace_id;
-  try {
-    const slow = await build.slowReader(id);
-    const host: number[] = [];
-    const floor: number[] = [];
-    for (let i = 0; i < RUNS; i += 1) {
-      host.push(await build.throughput(id, THROUGHPUT_BYTES));
-      floor.push(build.guestFloor(id, THROUGHPUT_BYTES));
-    }
-    const mib = (x: number) => `${(x / MiB).toFixed(0).padStart(5)} MiB`;
+const builds = [new Build("this build", CLI)];
+if (process.env.BENCH_BASELINE_CLI)
+  builds.push(new Build("baseline", process.env.BENCH_BASELINE_CLI));
+const ids = builds.map(
+  (build) =>
+    (
+      JSON.parse(build.pyro(["workspace", "create", "debian:12", "--json"])) as {
+        workspace_id: string;
+      }
+    ).workspace_id,
+);
+const mib = (x: number) => `${(x / MiB).toFixed(0).padStart(5)} MiB`;
+try {
+  for (const [i, build] of builds.entries()) {
+    const slow = await build.slowReader(ids[i] as string);
     console.log(
       `[${build.name}] slow reader (64 KiB / 50 ms, ${SLOW_SECONDS} s of \`yes\`): reader got ${mib(slow.read)}`,
     );
@@ -169,19 +174,23 @@ async function measure(build: Build): Promise<void> {
     console.log(
       `[${build.name}]   supervisor RSS      ${mib(slow.supervisorBefore)} before, ${mib(slow.supervisorPeak)} peak, ${mib(slow.supervisorAfter)} after`,
     );
-    const h = median(host);
-    const f = median(floor);
-    console.log(
-      `[${build.name}] fast reader, ${THROUGHPUT_BYTES / MiB} MiB of \`yes\`, median of ${RUNS}:`,
-    );
-    console.log(
-      `[${build.name}]   host-side ${h.toFixed(1)} MiB/s, guest floor ${f.toFixed(1)} MiB/s, ratio ${(h / f).toFixed(3)}`,
-    );
-  } finally {
-    build.pyro(["workspace", "delete", id]);
   }
+  // Interleaved, so that both builds see the same load on a shared machine.
+  const host = builds.map(() => [] as number[]);
+  const floor = builds.map(() => [] as number[]);
+  for (let run = 0; run < RUNS; run += 1) {
+    for (const [i, build] of builds.entries()) {
+      host[i]?.push(await build.throughput(ids[i] as string, THROUGHPUT_BYTES));
+      floor[i]?.push(build.guestFloor(ids[i] as string, THROUGHPUT_BYTES));
+    }
+  }
+  for (const [i, build] of builds.entries()) {
+    const h = median(host[i] ?? []);
+    const f = median(floor[i] ?? []);
+    console.log(
+      `[${build.name}] fast reader, ${THROUGHPUT_BYTES / MiB} MiB of \`yes\`, median of ${RUNS}: host-side ${h.toFixed(1)} MiB/s, guest floor ${f.toFixed(1)} MiB/s, ratio ${(h / f).toFixed(3)}`,
+    );
+  }
+} finally {
+  for (const [i, build] of builds.entries()) build.pyro(["workspace", "delete", ids[i] as string]);
 }
-
-await measure(new Build("this build", CLI));
-if (process.env.BENCH_BASELINE_CLI)
-  await measure(new Build("baseline", process.env.BENCH_BASELINE_CLI));
