@@ -5,6 +5,7 @@ import type { CliContext } from "../context.js";
 import { intOption } from "../parse.js";
 import { holdOnStdoutClosed, printJson, shellJoin } from "../output.js";
 import { pullProgressReporter } from "../progress.js";
+import { streamTo } from "../stream-output.js";
 
 interface RunFlags {
   vcpuCount?: number;
@@ -62,8 +63,8 @@ export function registerRun(program: Command, ctx: CliContext): void {
             ...(flags.json
               ? {}
               : {
-                  onStdout: (chunk: Buffer) => process.stdout.write(chunk),
-                  onStderr: (chunk: Buffer) => process.stderr.write(chunk),
+                  onStdout: streamTo(process.stdout),
+                  onStderr: streamTo(process.stderr),
                   onBooted: ({ bootMs, accelerator }: { bootMs: number; accelerator: string }) =>
                     process.stderr.write(
                       `[run] phase=booted environment=${environment} accelerator=${accelerator} boot_ms=${bootMs}\n`,

@@ -7,6 +7,7 @@ import { printBlock, printJson, printLines, shellJoin } from "../output.js";
 import { intOption } from "../parse.js";
 import { registerService } from "./service.js";
 import { registerShell } from "./shell.js";
+import { streamTo } from "../stream-output.js";
 
 type JsonFlag = { json?: boolean };
 
@@ -110,8 +111,8 @@ export function registerWorkspace(program: Command, ctx: CliContext): void {
             ...(flags.json
               ? {}
               : {
-                  onStdout: (chunk: Buffer) => process.stdout.write(chunk),
-                  onStderr: (chunk: Buffer) => process.stderr.write(chunk),
+                  onStdout: streamTo(process.stdout),
+                  onStderr: streamTo(process.stderr),
                 }),
           });
           if (flags.json) printJson(result);

@@ -14,8 +14,9 @@ export const JOURNAL_OUTPUT_BYTES = 64 * 1024;
 export interface ExecWorkspaceOptions {
   command: string;
   timeoutSeconds?: number;
-  onStdout?: (chunk: Buffer) => void;
-  onStderr?: (chunk: Buffer) => void;
+  /** Streamed output; a returned promise holds the guest back until it resolves. */
+  onStdout?: (chunk: Buffer) => unknown;
+  onStderr?: (chunk: Buffer) => unknown;
 }
 
 export interface JournalEntry {

@@ -299,7 +299,7 @@ export async function connectWorkspace(
   paths: PyroPaths,
   workspaceId: string,
 ): Promise<AgentConnection> {
-  return AgentConnection.attach(await openSupervisorSocket(paths, workspaceId));
+  return AgentConnection.attach(await openSupervisorSocket(paths, workspaceId), { workspaceId });
 }
 
 export interface DeletePayload {
