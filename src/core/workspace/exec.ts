@@ -2,19 +2,22 @@ import fs from "node:fs/promises";
 import { DEFAULTS } from "../../contract.js";
 import { PyroError } from "../errors.js";
 import type { PyroPaths } from "../paths.js";
-import { captureOutput } from "../capture.js";
+import { captureOutput, STREAMED_CAPTURE_BYTES } from "../capture.js";
 import { checkCommand, checkRange } from "../validate.js";
 import { WORKSPACE_GUEST_PATH, workspaceFiles } from "./layout.js";
 import { connectWorkspace, explainLostConnection } from "./lifecycle.js";
 import { readRecord, updateRecord } from "./record.js";
 
 /** Output kept per stream in each journal entry (the exec result itself keeps up to 16 MiB). */
-export const JOURNAL_OUTPUT_BYTES = 64 * 1024;
+export const JOURNAL_OUTPUT_BYTES = STREAMED_CAPTURE_BYTES;
 
 export interface ExecWorkspaceOptions {
   command: string;
   timeoutSeconds?: number;
-  /** Streamed output; a returned promise holds the guest back until it resolves. */
+  /**
+   * Streamed output; a returned promise holds the guest back until it resolves. A streamed
+   * result keeps only the first 64 KiB of each stream (the caller already has every byte).
+   */
   onStdout?: (chunk: Buffer) => unknown;
   onStderr?: (chunk: Buffer) => unknown;
 }
