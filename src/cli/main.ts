@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-import { buildProgram } from "./program.js";
+import { runCli } from "./program.js";
 
-await buildProgram().parseAsync(process.argv);
+await runCli();
