@@ -3,6 +3,7 @@ import { PyroError } from "../core/errors.js";
 import { DEFAULT_ENVIRONMENT } from "../environments/catalog.js";
 import { OPERATIONS, type OperationName } from "../operations/index.js";
 import { VERSION } from "../version.js";
+import { registerDemo } from "./commands/demo.js";
 import { registerMcp } from "./commands/mcp.js";
 import { createContext, type CliContext } from "./context.js";
 import { addOperationCommand } from "./operation-command.js";
@@ -98,6 +99,7 @@ export function buildProgram(
     const parent = group(program, op.cli.path.slice(0, -1));
     addOperationCommand(parent, op, ctx, CLI_STREAMING[name as OperationName]);
   }
+  registerDemo(program, ctx);
   registerMcp(program, ctx);
   return program;
 }

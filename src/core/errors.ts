@@ -34,6 +34,9 @@ export type ErrorCode =
   | "SERVICE_EXISTS"
   | "SERVICE_FAILED"
   | "LIMIT_REACHED"
+  | "GUEST_BOOT_UNAVAILABLE"
+  | "HOST_COMPAT_UNSUPPORTED"
+  | "VM_NOT_FOUND"
   | "INTERNAL";
 
 export interface PyroErrorPayload {

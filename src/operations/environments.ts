@@ -4,7 +4,7 @@ import { DEFAULT_ENVIRONMENT } from "../environments/catalog.js";
 import { defineOperation, type HumanOutput } from "./define.js";
 import { fields } from "./fields.js";
 import {
-  doctorReport,
+  doctorWithHostCompat,
   environmentInspect,
   environmentList,
   environmentPrune,
@@ -22,13 +22,13 @@ export const doctor = defineOperation({
     "Check this host: QEMU, accelerator (KVM or TCG), agent, environments and capabilities, with the command that fixes each missing piece. Run it first on a new host.",
   hints: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
   input: {},
-  output: doctorReport,
+  output: doctorWithHostCompat,
   run: (manager) => manager.doctor(),
   exitCode: (report) => (report.runtime === "PASS" ? 0 : 1),
   print: printDoctor,
 });
 
-function printDoctor(r: z.output<typeof doctorReport>): HumanOutput {
+function printDoctor(r: z.output<typeof doctorWithHostCompat>): HumanOutput {
   const out = [
     `Platform: ${r.platform}`,
     `Runtime: ${r.runtime}`,
@@ -43,6 +43,9 @@ function printDoctor(r: z.output<typeof doctorReport>): HumanOutput {
         `  ${e.name} [${e.installed ? "installed" : "not installed"}]${e.kernel_version ? ` kernel ${e.kernel_version}` : ""}${e.problem ? ` problem: ${e.problem}` : ""}`,
     ),
     `Capabilities: vm_boot=${yesNo(r.capabilities.vm_boot)} guest_exec=${yesNo(r.capabilities.guest_exec)} guest_network=${yesNo(r.capabilities.guest_network)}`,
+    r.host_compat.guest_boot
+      ? "Host compat: not needed (guests boot here)"
+      : `Host compat: guests cannot boot here (${r.host_compat.reason ?? "unknown"}); --allow-host-compat runs commands on the host with NO isolation`,
   ];
   if (r.issues.length > 0) {
     out.push("To fix:");

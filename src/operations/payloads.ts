@@ -8,7 +8,7 @@ import { z } from "zod";
 const iso = z.string().describe("ISO 8601 time");
 const nullableIso = iso.nullable();
 
-export const executionMode = z.enum(["guest_agent"]);
+export const executionMode = z.enum(["guest_agent", "host_compat"]);
 const artifactType = z.enum(["file", "directory", "symlink"]);
 
 export const environmentSummary = z
@@ -258,8 +258,8 @@ export const snapshotInfo = z
     snapshot_name: z.string(),
     kind: z.enum(["baseline", "named"]),
     created_at: iso,
-    entry_count: z.number().int(),
-    size_bytes: z.number().int(),
+    entry_count: z.number().int().nullable(),
+    bytes_written: z.number().int().nullable(),
   })
   .strict();
 
@@ -364,4 +364,60 @@ export const serviceLogs = z
     stdout_truncated: z.boolean(),
     stderr_truncated: z.boolean(),
   })
+  .strict();
+
+export const doctorWithHostCompat = doctorReport
+  .extend({
+    host_compat: z
+      .object({
+        guest_boot: z.boolean(),
+        reason: z.string().nullable(),
+        isolation: z.literal("none"),
+      })
+      .strict(),
+  })
+  .strict();
+
+export const resetResult = workspaceRecord
+  .extend({ restored_snapshot: z.string().describe("The snapshot /workspace was restored from.") })
+  .strict();
+
+export const vmStatus = z
+  .object({
+    vm_id: z.string(),
+    environment: z.string(),
+    state: z.enum(["created", "started", "stopped", "crashed"]),
+    vcpu_count: z.number().int(),
+    mem_mib: z.number().int(),
+    ttl_seconds: z.number().int(),
+    network: z.boolean(),
+    allow_host_compat: z.boolean(),
+    created_at: iso,
+    expires_at: iso,
+    workspace_id: z.string().nullable(),
+    execution_mode: executionMode,
+    accelerator: z.string().nullable(),
+    last_error: z.string().nullable(),
+  })
+  .strict();
+
+export const vmExecResult = z
+  .object({ vm_id: z.string(), ...journalEntry, deleted: z.literal(true) })
+  .strict();
+
+export const vmDeleted = z.object({ vm_id: z.string(), deleted: z.literal(true) }).strict();
+
+export const vmNetwork = z
+  .object({
+    vm_id: z.string(),
+    network: z.boolean(),
+    mode: z.enum(["user", "none", "host"]),
+    guest_ip: z.string().nullable(),
+    gateway: z.string().nullable(),
+    dns: z.string().nullable(),
+  })
+  .strict();
+
+export const reapResult = z
+  .object({ count: z.number().int(), vms: z.array(z.string()), workspaces: z.array(z.string()) })
   .strict();

@@ -7,7 +7,7 @@ const named = { workspace_id: fields.workspaceId, snapshot_name: fields.snapshot
 
 function printSnapshot(prefix: string, p: z.output<typeof snapshotResult>): HumanOutput {
   return {
-    stderr: `[${prefix}] workspace_id=${p.workspace_id} snapshot_name=${p.snapshot.snapshot_name} kind=${p.snapshot.kind} entry_count=${p.snapshot.entry_count} size_bytes=${p.snapshot.size_bytes} created_at=${p.snapshot.created_at}\n`,
+    stderr: `[${prefix}] workspace_id=${p.workspace_id} snapshot_name=${p.snapshot.snapshot_name} kind=${p.snapshot.kind} entry_count=${p.snapshot.entry_count ?? "unknown"} bytes_written=${p.snapshot.bytes_written ?? "unknown"}\n`,
   };
 }
 
@@ -48,7 +48,7 @@ export const listSnapshots = defineOperation({
     stdout: result.snapshots
       .map(
         (s) =>
-          `${s.snapshot_name}  ${s.kind}  entries=${s.entry_count} size_bytes=${s.size_bytes}  ${s.created_at}\n`,
+          `${s.snapshot_name}  ${s.kind}  entry_count=${s.entry_count ?? "unknown"} bytes_written=${s.bytes_written ?? "unknown"}  ${s.created_at}\n`,
       )
       .join(""),
   }),

@@ -2,7 +2,9 @@ import { z } from "zod";
 import { DEFAULT_ENVIRONMENT } from "../environments/catalog.js";
 import { defineOperation, managerOptions, type HumanOutput } from "./define.js";
 import { commandString, fields } from "./fields.js";
+import { hostCompatWarning } from "./vm.js";
 import {
+  resetResult,
   diffResult,
   execResult,
   exportResult,
@@ -32,7 +34,7 @@ export function printWorkspaceSummary(r: z.output<typeof workspaceRecord>): Huma
   lines.push(`Services: ${r.running_service_count}/${r.service_count}`);
   lines.push(`Created: ${r.created_at}`, `Expires: ${r.expires_at}`);
   if (r.last_error) lines.push(`Last error: ${r.last_error}`);
-  return { stdout: `${lines.join("\n")}\n` };
+  return { stdout: `${lines.join("\n")}\n`, stderr: hostCompatWarning(r.execution_mode) };
 }
 
 export const createWorkspace = defineOperation({
@@ -44,7 +46,7 @@ export const createWorkspace = defineOperation({
     examples: [`pyro workspace create ${DEFAULT_ENVIRONMENT} --seed-path ./repo`],
   },
   description:
-    "Create and start a persistent workspace: a microVM with /workspace seeded from a host directory or .tar/.tar.gz/.tgz archive, and an immutable create-time baseline for diff and reset. Use it when several commands must share files, processes or shells.",
+    "Create and start a persistent workspace: a microVM with /workspace seeded from a host directory or .tar/.tar.gz/.tgz archive, and an immutable create-time baseline for diff and reset. Use it when several commands must share files, processes or shells. On a host that cannot boot a guest it is refused unless allow_host_compat is set (then it runs on the host with no isolation; only exec, status, logs and delete work).",
   hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
   input: {
     environment: fields.environment,
@@ -56,6 +58,7 @@ export const createWorkspace = defineOperation({
       .string()
       .describe("Host directory or .tar/.tar.gz/.tgz archive to seed /workspace from.")
       .optional(),
+    allow_host_compat: fields.allowHostCompat.optional(),
   },
   output: workspaceRecord,
   run: (manager, input) => manager.createWorkspace(managerOptions(input)),
@@ -129,7 +132,7 @@ export const execWorkspace = defineOperation({
     }),
   exitCode: (result) => result.exit_code,
   print: (result) => ({
-    stderr: `[workspace-exec] workspace_id=${result.workspace_id} sequence=${result.sequence} cwd=${result.cwd} execution_mode=${result.execution_mode} exit_code=${result.exit_code}${result.timed_out ? " timed_out=true" : ""} duration_ms=${result.duration_ms}\n`,
+    stderr: `${hostCompatWarning(result.execution_mode)}[workspace-exec] workspace_id=${result.workspace_id} sequence=${result.sequence} cwd=${result.cwd} execution_mode=${result.execution_mode} exit_code=${result.exit_code}${result.timed_out ? " timed_out=true" : ""} duration_ms=${result.duration_ms}\n`,
   }),
 });
 
@@ -287,8 +290,11 @@ export const resetWorkspace = defineOperation({
     ...byId,
     snapshot: fields.snapshotName.describe("Snapshot to restore (default: baseline).").optional(),
   },
-  output: workspaceRecord,
+  output: resetResult,
   run: (manager, input) =>
     manager.resetWorkspace(input.workspace_id, managerOptions(input, ["workspace_id"])),
-  print: printWorkspaceSummary,
+  print: (record) => ({
+    stdout: printWorkspaceSummary(record).stdout,
+    stderr: `[workspace-reset] workspace_id=${record.workspace_id} restored_snapshot=${record.restored_snapshot} reset_count=${record.reset_count}\n`,
+  }),
 });

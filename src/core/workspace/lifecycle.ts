@@ -82,7 +82,7 @@ export async function createWorkspace(
     await markBaseline(paths, workspaceId, {
       created_at: now.toISOString(),
       entry_count: seed.entry_count,
-      size_bytes: seed.bytes_written,
+      bytes_written: seed.bytes_written,
     });
     const record: WorkspaceRecord = {
       schema_version: RECORD_SCHEMA_VERSION,

@@ -88,4 +88,8 @@ export async function makeExt4(sourceDir: string, image: string, sizeMib: number
     image,
     `${sizeMib}M`,
   ]);
+  // mkfs always makes lost+found; a fresh /workspace is empty, so remove it in the image (no
+  // mount: debugfs edits the file). e2fsck recreates it should it ever need one.
+  const debugfs = path.join(path.dirname(requireTool("mkfs")), "debugfs");
+  await execFileAsync(debugfs, ["-w", "-R", "rmdir lost+found", image]);
 }

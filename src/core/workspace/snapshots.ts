@@ -29,12 +29,18 @@ export const internalName = (name: string): string =>
   name === BASELINE_SNAPSHOT ? "pyro-baseline" : `n-${name}`;
 export const WORKSPACE_DRIVE_ID = "pyro-workspace";
 
+/**
+ * `entry_count` and `bytes_written` measure the same thing for every kind: the entries under
+ * /workspace (files, directories, links; not lost+found) and the bytes of its regular files, as
+ * the seed reports them for the baseline. null when the workspace was not running at the time
+ * (an offline snapshot cannot look inside the filesystem).
+ */
 export interface SnapshotInfo {
   snapshot_name: string;
   kind: "baseline" | "named";
   created_at: string;
-  entry_count: number;
-  size_bytes: number;
+  entry_count: number | null;
+  bytes_written: number | null;
 }
 
 export interface SnapshotPayload {
@@ -59,7 +65,13 @@ const indexFile = (paths: PyroPaths, id: string) =>
 async function readIndex(paths: PyroPaths, id: string): Promise<SnapshotInfo[]> {
   const value = (await readJsonIfExists(indexFile(paths, id)).catch(() => undefined)) as
     SnapshotIndex | undefined;
-  return Array.isArray(value?.snapshots) ? value.snapshots : [];
+  // Indexes written before 2.8.1 call bytes_written size_bytes.
+  return Array.isArray(value?.snapshots)
+    ? value.snapshots.map(({ size_bytes, ...s }: SnapshotInfo & { size_bytes?: number }) => ({
+        ...s,
+        bytes_written: s.bytes_written ?? size_bytes ?? null,
+      }))
+    : [];
 }
 
 async function writeIndex(paths: PyroPaths, id: string, snapshots: SnapshotInfo[]): Promise<void> {
@@ -195,11 +207,14 @@ export async function createSnapshot(
         },
       );
     }
-    let usage = { entryCount: 0, bytes: 0 };
+    let usage: { entryCount: number | null; bytes: number | null } = {
+      entryCount: null,
+      bytes: null,
+    };
     if (running) {
       const agent = await connectWorkspace(paths, id);
       try {
-        usage = await diskUsage(agent);
+        usage = await contentUsage(agent);
         await guestRun(agent, [
           "sh",
           "-c",
@@ -228,7 +243,7 @@ export async function createSnapshot(
       kind: "named",
       created_at: new Date().toISOString(),
       entry_count: usage.entryCount,
-      size_bytes: usage.bytes,
+      bytes_written: usage.bytes,
     };
     await writeIndex(paths, id, [...existing, info]);
     return { workspace_id: id, snapshot: info };
@@ -295,13 +310,21 @@ async function guestRun(agent: AgentConnection, argv: string[]): Promise<string>
   return out;
 }
 
-/** Used bytes and inodes of /workspace from the filesystem's counters: constant time at any size. */
-async function diskUsage(agent: AgentConnection): Promise<{ entryCount: number; bytes: number }> {
-  const out = await guestRun(agent, ["df", "-B1", "--output=used,iused", WORKSPACE_GUEST_PATH]);
-  const [used, iused] = (out.trim().split("\n")[1] ?? "").trim().split(/\s+/).map(Number);
-  // ext4 keeps 11 inodes for itself (root and lost+found among them).
+/**
+ * Entries and file bytes under /workspace, counted like the seed counts them (metadata only: no
+ * file is read, so the cost does not grow with file sizes).
+ */
+async function contentUsage(
+  agent: AgentConnection,
+): Promise<{ entryCount: number; bytes: number }> {
+  const out = await guestRun(agent, [
+    "sh",
+    "-c",
+    `find ${WORKSPACE_GUEST_PATH} -xdev -mindepth 1 ! -path ${WORKSPACE_GUEST_PATH}/lost+found ! -path '${WORKSPACE_GUEST_PATH}/lost+found/*' -printf '%y %s\\n' | awk '{ n++; if ($1 == "f") b += $2 } END { printf "%d %d\\n", n, b }'`,
+  ]);
+  const [entries, bytes] = out.trim().split(/\s+/).map(Number);
   return {
-    bytes: Number.isFinite(used) ? (used as number) : 0,
-    entryCount: Math.max(0, (iused ?? 11) - 11),
+    entryCount: Number.isFinite(entries) ? (entries as number) : 0,
+    bytes: Number.isFinite(bytes) ? (bytes as number) : 0,
   };
 }
