@@ -57,3 +57,13 @@ export const fields = {
     .describe("Service name: letters, digits, '.', '_', '-' (max 64), e.g. web."),
   guestCwd: z.string().describe("Working directory under /workspace (default /workspace)."),
 } as const;
+
+/** The guest a workspace or VM is created with: environment, resources, TTL, network, host compat. */
+export const guestSpec = {
+  environment: fields.environment,
+  vcpu_count: fields.vcpuCount.optional(),
+  mem_mib: fields.memMib.optional(),
+  ttl_seconds: fields.ttlSeconds.optional(),
+  network: fields.network.optional(),
+  allow_host_compat: fields.allowHostCompat.optional(),
+};

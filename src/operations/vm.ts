@@ -1,6 +1,6 @@
 import { DEFAULT_ENVIRONMENT } from "../environments/catalog.js";
 import { defineOperation, managerOptions } from "./define.js";
-import { commandString, fields } from "./fields.js";
+import { commandString, fields, guestSpec } from "./fields.js";
 import {
   reapResult,
   runResult,
@@ -69,14 +69,7 @@ export const createVm = defineOperation({
   cli: null,
   description: `Create a one-shot VM record with its resources and TTL; nothing boots until vm_start (or vm_exec). ${vmHint}`,
   hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
-  input: {
-    environment: fields.environment,
-    vcpu_count: fields.vcpuCount.optional(),
-    mem_mib: fields.memMib.optional(),
-    ttl_seconds: fields.ttlSeconds.optional(),
-    network: fields.network.optional(),
-    allow_host_compat: fields.allowHostCompat.optional(),
-  },
+  input: guestSpec,
   output: vmStatus,
   run: (manager, input) => manager.createVm(managerOptions(input)),
   print: noPrint,

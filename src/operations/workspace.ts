@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { DEFAULT_ENVIRONMENT } from "../environments/catalog.js";
 import { defineOperation, managerOptions, type HumanOutput } from "./define.js";
-import { commandString, fields } from "./fields.js";
+import { commandString, fields, guestSpec } from "./fields.js";
 import { hostCompatWarning } from "./vm.js";
 import {
   resetResult,
@@ -49,16 +49,11 @@ export const createWorkspace = defineOperation({
     "Create and start a persistent workspace: a microVM with /workspace seeded from a host directory or .tar/.tar.gz/.tgz archive, and an immutable create-time baseline for diff and reset. Use it when several commands must share files, processes or shells. On a host that cannot boot a guest it is refused unless allow_host_compat is set (then it runs on the host with no isolation; only exec, status, logs and delete work).",
   hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
   input: {
-    environment: fields.environment,
-    vcpu_count: fields.vcpuCount.optional(),
-    mem_mib: fields.memMib.optional(),
-    ttl_seconds: fields.ttlSeconds.optional(),
-    network: fields.network.optional(),
+    ...guestSpec,
     seed_path: z
       .string()
       .describe("Host directory or .tar/.tar.gz/.tgz archive to seed /workspace from.")
       .optional(),
-    allow_host_compat: fields.allowHostCompat.optional(),
   },
   output: workspaceRecord,
   run: (manager, input) => manager.createWorkspace(managerOptions(input)),
