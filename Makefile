@@ -35,6 +35,7 @@ bench: setup
 	npx tsx bench/run.ts
 	npx tsx bench/shell.ts
 	npx tsx bench/workspace.ts
+	npx tsx bench/stream.ts
 
 demo: setup
 	node dist/src/cli/main.js doctor

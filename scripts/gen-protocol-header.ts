@@ -19,6 +19,8 @@ export function renderProtocolHeader(): string {
     `#define PYRO_MAX_FRAME_BYTES ${m.MAX_FRAME_BYTES}`,
     `#define PYRO_MAX_CHUNK_BYTES ${m.MAX_CHUNK_BYTES}`,
     `#define PYRO_AGENT_PORT_NAME "${m.AGENT_PORT_NAME}"`,
+    `#define PYRO_DEFAULT_WINDOW_BYTES ${m.DEFAULT_WINDOW_BYTES}`,
+    `#define PYRO_MAX_WINDOW_BYTES ${m.MAX_WINDOW_BYTES}`,
     "",
     ...Object.entries(m.MESSAGE_TYPES).map(([name, type]) => `#define PYRO_MSG_${name} "${type}"`),
     "",

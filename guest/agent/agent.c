@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "exec.h"
+#include "flow.h"
 #include "frame.h"
 #include "json.h"
 #include "protocol.h"
@@ -37,6 +38,9 @@ struct chan {
     uint32_t id;
     enum chan_kind kind;
     struct proc proc;
+    struct flow flow;  /* output credit granted by the host */
+    uint64_t drained;  /* leftover output forwarded since the process exited */
+    int discard;       /* KILL from the host: it wants the exit, not the rest of the output */
 };
 
 static struct {
@@ -183,14 +187,19 @@ static size_t stdin_queued(void)
 
 /* ---------- exec channels: output, reaping, exit ---------- */
 
-/* Reads one chunk (only ever as much as we can send right away) and forwards it. */
+/* Reads one chunk (only ever as much as we can send right away, and only within the host's
+ * credit) and forwards it. */
 static size_t forward_output(struct chan *c, int *fd, const char *type)
 {
-    ssize_t k = read(*fd, chunk, sizeof chunk);
+    size_t room = flow_room(&c->flow, sizeof chunk);
+    if (!room)
+        return 0;
+    ssize_t k = read(*fd, chunk, room);
     if (k > 0) {
         char hdr[32];
         int n = snprintf(hdr, sizeof hdr, "{\"type\":\"%s\"}", type);
         send_frame(c->id, hdr, n, chunk, (size_t)k);
+        flow_take(&c->flow, (size_t)k);
         return (size_t)k;
     }
     if (k == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
@@ -213,19 +222,22 @@ static void reap_children(void)
 
 /* Sends `exit` for reaped children once the host can hear it. Whatever the process wrote before
  * exiting is already in the pipes, so draining them now delivers all of it first. We do not wait
- * for EOF: a background grandchild may hold the pipes open for ever. */
+ * for EOF: a background grandchild may hold the pipes open for ever. When the host's credit runs
+ * out mid-drain, `exit` waits for more credit (the host grants it as its reader catches up). */
 static void flush_exited(void)
 {
     for (int i = 0; i < MAX_CHANNELS && port.ready && !port.broken; i++) {
         struct chan *c = &chans[i];
         if (c->kind != CHAN_EXEC || !c->proc.exited)
             continue;
-        size_t sent = 0, k;
-        while (c->proc.out_fd >= 0 && sent < DRAIN_LIMIT && (k = forward_output(c, &c->proc.out_fd, "stdout")))
-            sent += k;
-        sent = 0;
-        while (c->proc.err_fd >= 0 && sent < DRAIN_LIMIT && (k = forward_output(c, &c->proc.err_fd, "stderr")))
-            sent += k;
+        size_t k;
+        while (!c->discard && c->proc.out_fd >= 0 && c->drained < DRAIN_LIMIT && (k = forward_output(c, &c->proc.out_fd, "stdout")))
+            c->drained += k;
+        while (!c->discard && c->proc.err_fd >= 0 && c->drained < DRAIN_LIMIT && (k = forward_output(c, &c->proc.err_fd, "stderr")))
+            c->drained += k;
+        int open = c->proc.out_fd >= 0 || c->proc.err_fd >= 0;
+        if (!c->discard && open && c->drained < DRAIN_LIMIT && !flow_room(&c->flow, 1))
+            continue; /* out of credit: the rest of the output, then exit, once the host grants more */
         const char *sig;
         int code = proc_exit_code(&c->proc, &sig);
         struct json_writer w;
@@ -387,17 +399,32 @@ static const char *parse_exec(const struct json *h, struct exec_spec *s, char **
     return NULL;
 }
 
+/* "window": the output credit the channel starts with; absent means no flow control. */
+static const char *parse_window(const struct json *h, uint64_t *window, int *on)
+{
+    const struct json *v = json_get(h, "window");
+    *on = v && v->type != JSON_NULL;
+    if (*on && json_u64(v, window))
+        return "\"window\" must be a non-negative integer";
+    return NULL;
+}
+
 static void on_exec(struct req *r)
 {
     struct exec_spec spec;
     char **argv = NULL, **env = NULL, err[512];
     const char *bad = parse_exec(r->hdr, &spec, &argv, &env);
     struct chan *c = NULL;
+    uint64_t window = 0;
+    int flow_on = 0;
     if (bad) {
+        send_error(r->channel, "BAD_REQUEST", "%s", bad);
+    } else if ((bad = parse_window(r->hdr, &window, &flow_on))) {
         send_error(r->channel, "BAD_REQUEST", "%s", bad);
     } else if (!(c = chan_alloc(r->channel, CHAN_EXEC))) {
         send_error(r->channel, "SPAWN_FAILED", "too many processes (limit %d)", MAX_CHANNELS);
     } else {
+        flow_init(&c->flow, flow_on, window);
         int rc = proc_spawn(&c->proc, &spec, err, sizeof err);
         if (rc != EXEC_OK) {
             send_error(r->channel, rc == EXEC_BAD_CWD ? "BAD_CWD" : "SPAWN_FAILED", "%s", err);
@@ -430,6 +457,16 @@ static void on_stdin_eof(struct req *r)
     proc_stdin_eof(&r->chan->proc);
 }
 
+static void on_credit(struct req *r)
+{
+    uint64_t bytes;
+    if (json_u64(json_get(r->hdr, "bytes"), &bytes) || !bytes) {
+        chan_fail(r->chan, "BAD_REQUEST", "\"credit\" needs \"bytes\", a positive integer");
+        return;
+    }
+    flow_grant(&r->chan->flow, bytes);
+}
+
 static void on_resize(struct req *r)
 {
     struct proc *p = &r->chan->proc;
@@ -452,6 +489,10 @@ static void on_signal(struct req *r)
         chan_fail(r->chan, "BAD_REQUEST", "\"signal\" must be one of INT, TERM, HUP, KILL");
         return;
     }
+    /* A host that cancels (or went away: the supervisor kills a departed client's processes)
+     * grants no more credit; waiting for it would keep the channel for ever. */
+    if (sig == SIGKILL)
+        r->chan->discard = 1;
     if (!r->chan->proc.exited)
         proc_signal(&r->chan->proc, sig);
 }
@@ -478,6 +519,7 @@ static const struct handler {
     {PYRO_MSG_STDIN_EOF, ON_LIVE, CHAN_EXEC, on_stdin_eof},
     {PYRO_MSG_SIGNAL, ON_LIVE, CHAN_EXEC, on_signal},
     {PYRO_MSG_RESIZE, ON_LIVE, CHAN_EXEC, on_resize},
+    {PYRO_MSG_CREDIT, ON_LIVE, CHAN_EXEC, on_credit},
 };
 
 static void route(struct req *r, const char *type)
@@ -693,12 +735,14 @@ static void loop_once(void)
         struct chan *c = &chans[i];
         if (c->kind != CHAN_EXEC)
             continue;
-        /* Output is only read while a host listens; otherwise the pipes fill and children wait. */
-        if (port.ready && c->proc.out_fd >= 0) {
+        /* Output is only read while a host listens and has credit left for this channel;
+         * otherwise the pipes fill and children block on write (real backpressure). */
+        int may_read = port.ready && flow_room(&c->flow, 1) > 0;
+        if (may_read && c->proc.out_fd >= 0) {
             watch[n] = (struct watch){c, 0};
             pfd[n++] = (struct pollfd){c->proc.out_fd, POLLIN, 0};
         }
-        if (port.ready && c->proc.err_fd >= 0) {
+        if (may_read && c->proc.err_fd >= 0) {
             watch[n] = (struct watch){c, 1};
             pfd[n++] = (struct pollfd){c->proc.err_fd, POLLIN, 0};
         }

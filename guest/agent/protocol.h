@@ -2,12 +2,14 @@
 #ifndef PYRO_PROTOCOL_H
 #define PYRO_PROTOCOL_H
 
-#define PYRO_PROTOCOL_VERSION 1
+#define PYRO_PROTOCOL_VERSION 2
 #define PYRO_AGENT_VERSION "2.8.0"
 #define PYRO_MAX_HEADER_BYTES 65536
 #define PYRO_MAX_FRAME_BYTES 1114112
 #define PYRO_MAX_CHUNK_BYTES 65536
 #define PYRO_AGENT_PORT_NAME "org.pyro.agent.0"
+#define PYRO_DEFAULT_WINDOW_BYTES 1048576
+#define PYRO_MAX_WINDOW_BYTES 67108864
 
 #define PYRO_MSG_HELLO "hello"
 #define PYRO_MSG_PING "ping"
@@ -21,6 +23,7 @@
 #define PYRO_MSG_STDIN_EOF "stdin_eof"
 #define PYRO_MSG_SIGNAL "signal"
 #define PYRO_MSG_RESIZE "resize"
+#define PYRO_MSG_CREDIT "credit"
 #define PYRO_MSG_EXIT "exit"
 #define PYRO_MSG_ERROR "error"
 

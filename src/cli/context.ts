@@ -1,5 +1,5 @@
 import { WorkspaceManager } from "../core/manager.js";
-import { reportError } from "./output.js";
+import { reportError, STDOUT_CLOSED_EXIT, stdoutClosed } from "./output.js";
 
 /** What every command handler gets: the manager and the one error/exit-status path. */
 export interface CliContext {
@@ -16,8 +16,10 @@ export function createContext(): CliContext {
       try {
         process.exitCode = (await handler()) ?? 0;
       } catch (error) {
-        process.exitCode = reportError(error, json === true);
+        // Once the reader of stdout is gone, the error is our own cancellation: stay quiet.
+        if (!stdoutClosed.aborted) process.exitCode = reportError(error, json === true);
       }
+      if (stdoutClosed.aborted) process.exit(STDOUT_CLOSED_EXIT);
     },
   };
 }

@@ -1,4 +1,7 @@
 #!/usr/bin/env node
-import { runCli } from "./program.js";
+import { watchStandardStreams } from "./output.js";
+import { runCli } from "./parse.js";
+import { buildProgram } from "./program.js";
 
-await runCli();
+watchStandardStreams();
+await runCli(buildProgram(), process.argv);

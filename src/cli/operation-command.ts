@@ -4,6 +4,7 @@ import type { AnyOperation, HumanOutput, OperationHooks } from "../operations/in
 import { invoke } from "../operations/invoke.js";
 import type { CliContext } from "./context.js";
 import { printJson, shellJoin } from "./output.js";
+import { wantsJson } from "./parse.js";
 
 /**
  * The CLI for one operation, built from its declaration: positional arguments, then one flag per
@@ -80,7 +81,8 @@ export function addOperationCommand(
   command.action(async (...actionArgs: unknown[]) => {
     const self = actionArgs[actionArgs.length - 1] as Command;
     const flags = self.opts<Record<string, string | boolean | undefined>>();
-    const json = flags.json === true;
+    // The raw words decide, as for parse errors: `--mem-mib --json` is JSON mode too.
+    const json = flags.json === true || wantsJson(process.argv.slice(2));
     await ctx.run(json, async () => {
       const raw: Record<string, unknown> = {};
       (cli.args ?? []).forEach((field, index) => (raw[field] = self.processedArgs[index]));

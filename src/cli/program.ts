@@ -1,5 +1,4 @@
-import { Command, CommanderError } from "commander";
-import { PyroError } from "../core/errors.js";
+import { Command } from "commander";
 import { DEFAULT_ENVIRONMENT } from "../environments/catalog.js";
 import { OPERATIONS, type OperationName } from "../operations/index.js";
 import { VERSION } from "../version.js";
@@ -7,7 +6,6 @@ import { registerDemo } from "./commands/demo.js";
 import { registerMcp } from "./commands/mcp.js";
 import { createContext, type CliContext } from "./context.js";
 import { addOperationCommand } from "./operation-command.js";
-import { reportError } from "./output.js";
 import { CLI_STREAMING } from "./streaming.js";
 
 const FIRST_PATH = `
@@ -72,28 +70,14 @@ function group(parent: Command, path: readonly string[]): Command {
   return current;
 }
 
-/** Was `--json` given (before any `--`)? Then even argument errors are printed as JSON. */
-export function wantsJson(argv: readonly string[]): boolean {
-  const end = argv.indexOf("--");
-  return (end === -1 ? argv : argv.slice(0, end)).includes("--json");
-}
-
-/** The whole CLI, built from the operation declarations without side effects. */
-export function buildProgram(
-  ctx: CliContext = createContext(),
-  argv: readonly string[] = process.argv,
-): Command {
-  const json = wantsJson(argv.slice(2));
+/** The whole CLI, built from the operation declarations without side effects (runCli in parse.ts runs it). */
+export function buildProgram(ctx: CliContext = createContext()): Command {
   const program = new Command()
     .name("pyro")
     .description("Disposable, hardware-isolated Linux workspaces in microVMs, for coding agents.")
     .version(VERSION, "-V, --version")
-    .showHelpAfterError(json ? false : "(add --help for usage)")
-    .addHelpText("after", FIRST_PATH)
-    .exitOverride()
-    .configureOutput({
-      outputError: (text, write) => (json ? undefined : write(text)),
-    });
+    .showHelpAfterError("(add --help for usage)")
+    .addHelpText("after", FIRST_PATH);
   for (const [name, op] of Object.entries(OPERATIONS)) {
     if (!op.cli) continue;
     const parent = group(program, op.cli.path.slice(0, -1));
@@ -102,23 +86,4 @@ export function buildProgram(
   registerDemo(program, ctx);
   registerMcp(program, ctx);
   return program;
-}
-
-/** Parse and run; argument errors exit 1 (as JSON on stdout under `--json`). */
-export async function runCli(argv: readonly string[] = process.argv): Promise<void> {
-  const program = buildProgram(createContext(), argv);
-  try {
-    await program.parseAsync([...argv]);
-  } catch (error) {
-    if (!(error instanceof CommanderError)) throw error;
-    if (error.exitCode === 0) return; // --help, --version
-    process.exitCode = wantsJson(argv.slice(2))
-      ? reportError(
-          new PyroError("INVALID_ARGUMENT", error.message.replace(/^error: /, ""), {
-            hint: "Run the command with --help for its arguments and flags.",
-          }),
-          true,
-        )
-      : error.exitCode;
-  }
 }

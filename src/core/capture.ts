@@ -1,6 +1,9 @@
 import type { ExecHandlers } from "../protocol/client.js";
 
-/** Output kept per stream in the payload; streamed output is not limited. */
+/**
+ * Output kept in memory per stream for a result (SDK, MCP, `--json`); past it the result says
+ * `stdout_truncated`/`stderr_truncated` while the rest is still drained (and streamed, if asked).
+ */
 export const MAX_CAPTURED_BYTES = 16 * 1024 * 1024;
 
 /** Collects a stream's bytes up to a bound and remembers whether it had to drop any. */
@@ -43,13 +46,14 @@ export function captureOutput(streams: ExecHandlers): {
     stdout,
     stderr,
     handlers: {
+      // The caller's promise (a slow terminal or pipe) is passed on: it holds the guest back.
       onStdout: (chunk) => {
         stdout.push(chunk);
-        streams.onStdout?.(chunk);
+        return streams.onStdout?.(chunk);
       },
       onStderr: (chunk) => {
         stderr.push(chunk);
-        streams.onStderr?.(chunk);
+        return streams.onStderr?.(chunk);
       },
     },
   };

@@ -4,7 +4,7 @@ import { CATALOG, CATALOG_VERSION, catalogEntry, installDirName } from "../envir
 import { buildEnvironment, type ProgressListener } from "../environments/build.js";
 import { inspectAll, inspectInstall, type InstalledEnvironment } from "../environments/store.js";
 import { PyroError } from "./errors.js";
-import { processAlive, readPidFile, withLock } from "./fs.js";
+import { liveLockHolder, withLock } from "./fs.js";
 import { environmentsDir, type PyroPaths } from "./paths.js";
 
 export interface EnvironmentSummary {
@@ -176,8 +176,6 @@ export async function pruneEnvironments(paths: PyroPaths): Promise<EnvironmentPr
 async function buildInProgress(paths: PyroPaths, dirName: string): Promise<boolean> {
   const match = /^\.build-(.+)-[^-]+$/.exec(dirName);
   if (!match) return false;
-  const owner = await readPidFile(
-    path.join(environmentsDir(paths), ".locks", match[1] as string, "owner"),
-  );
-  return owner !== undefined && processAlive(owner);
+  const lock = path.join(environmentsDir(paths), ".locks", match[1] as string);
+  return (await liveLockHolder(lock)) !== undefined;
 }

@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { PyroError } from "./errors.js";
 
 /** Write a file so that a reader sees either the old or the new content: temp, fsync, rename. */
 export async function atomicWriteFile(file: string, data: string | Uint8Array): Promise<void> {
@@ -65,46 +64,4 @@ export async function readPidFile(file: string): Promise<number | undefined> {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-/**
- * A cross-process lock: a directory created with mkdir (atomic), holding the owner's pid. A lock
- * whose owner died is taken over, so a killed CLI never wedges a workspace or an environment.
- */
-export async function withLock<T>(
-  lockDir: string,
-  action: () => Promise<T>,
-  options: { timeoutMs?: number; what?: string } = {},
-): Promise<T> {
-  const timeoutMs = options.timeoutMs ?? 30 * 60_000;
-  const deadline = Date.now() + timeoutMs;
-  await fs.mkdir(path.dirname(lockDir), { recursive: true });
-  for (;;) {
-    try {
-      await fs.mkdir(lockDir);
-      await fs.writeFile(path.join(lockDir, "owner"), String(process.pid));
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      const owner = await readPidFile(path.join(lockDir, "owner"));
-      if (owner !== undefined && !processAlive(owner)) {
-        // Rename first so two waiters cannot both remove a fresh lock.
-        const stale = `${lockDir}.stale-${randomBytes(4).toString("hex")}`;
-        await fs.rename(lockDir, stale).then(
-          () => fs.rm(stale, { recursive: true, force: true }),
-          () => undefined,
-        );
-        continue;
-      }
-      if (Date.now() > deadline) {
-        throw new PyroError("LOCK_TIMEOUT", `timed out waiting for ${options.what ?? lockDir}`, {
-          hint: `Another pyro process (pid ${owner ?? "unknown"}) holds it; wait for it or stop it.`,
-        });
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-  try {
-    return await action();
-  } finally {
-    await fs.rm(lockDir, { recursive: true, force: true });
-  }
-}
+export { withLock, liveLockHolder, readLockHolder, inheritLock, type LockHolder } from "./lock.js";

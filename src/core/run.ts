@@ -23,9 +23,12 @@ export interface RunOptions {
   timeoutSeconds?: number;
   ttlSeconds?: number;
   network?: boolean;
-  /** Streamed output; when given, the bytes are still captured (bounded) for the payload. */
-  onStdout?: (chunk: Buffer) => void;
-  onStderr?: (chunk: Buffer) => void;
+  /**
+   * Streamed output; the bytes are still captured (bounded) for the payload. A returned promise
+   * holds the guest back until it resolves.
+   */
+  onStdout?: (chunk: Buffer) => unknown;
+  onStderr?: (chunk: Buffer) => unknown;
   onPullProgress?: ProgressListener;
   /** Called once the VM is up, with the boot time and accelerator. */
   onBooted?: (info: { bootMs: number; accelerator: string }) => void;
@@ -50,8 +53,6 @@ export interface RunPayload {
   mem_mib: number;
   network: boolean;
 }
-
-const HOST_GRACE_MS = 15_000;
 
 /**
  * One-shot run: pull if needed, boot a fresh VM on a throwaway root overlay, run one command,
@@ -96,10 +97,10 @@ export async function runInVm(paths: PyroPaths, options: RunOptions): Promise<Ru
       { argv: ["/bin/sh", "-c", command], cwd: "/root", timeoutMs: timeoutSeconds * 1000 },
       handlers,
     );
-    // The agent enforces the timeout; the host backs it up in case the guest stops answering,
-    // and the TTL bounds the VM's whole life.
-    const hostDeadline = Math.min(timeoutSeconds * 1000 + HOST_GRACE_MS, ttlSeconds * 1000);
-    const result = await raceDeadline(handle.result, hostDeadline, options.signal, vm.exited);
+    // The agent enforces the timeout; the connection's host-side deadline (timeout plus grace)
+    // backs it up with GUEST_UNRESPONSIVE if the guest stops answering, and the TTL bounds the
+    // VM's whole life.
+    const result = await raceDeadline(handle.result, ttlSeconds * 1000, options.signal, vm.exited);
     const durationMs = Math.round(performance.now() - started);
     return {
       environment: options.environment,
@@ -129,14 +130,14 @@ type ExecOutcome = { exitCode: number; timedOut: boolean; signal: string | null 
 
 function raceDeadline(
   result: Promise<ExecOutcome>,
-  deadlineMs: number,
+  ttlMs: number,
   signal: AbortSignal | undefined,
   exited: Promise<unknown>,
 ): Promise<ExecOutcome> {
   return new Promise<ExecOutcome>((resolve, reject) => {
     const timer = setTimeout(
       () => resolve({ exitCode: TIMEOUT_EXIT_CODE, timedOut: true, signal: null }),
-      deadlineMs,
+      ttlMs,
     );
     const onAbort = () => reject(new PyroError("CANCELLED", "the run was cancelled"));
     if (signal?.aborted) onAbort();

@@ -49,7 +49,8 @@ export interface CliSpec<I> {
   flags?: { [K in FieldName<I>]?: string };
   /** Flags that are not input fields and are folded into the input (service readiness). */
   extra?: {
-    options: readonly { flag: string; description: string }[];
+    /** `field`: the input field the flag folds into, so error texts can name it per surface. */
+    options: readonly { flag: string; description: string; field: FieldName<I> }[];
     fold(values: Record<string, string | undefined>): Partial<I>;
   };
   examples: readonly string[];

@@ -3,6 +3,7 @@ import type { EnvironmentInspectPayload } from "../core/environments.js";
 import { DEFAULT_ENVIRONMENT } from "../environments/catalog.js";
 import { defineOperation, type HumanOutput } from "./define.js";
 import { fields } from "./fields.js";
+import { lines } from "./human.js";
 import {
   doctorWithHostCompat,
   environmentInspect,
@@ -12,7 +13,6 @@ import {
 } from "./payloads.js";
 
 const yesNo = (value: boolean): string => (value ? "yes" : "no");
-const lines = (list: string[]): string => `${list.join("\n")}\n`;
 
 export const doctor = defineOperation({
   sdk: "doctor",
@@ -51,7 +51,7 @@ function printDoctor(r: z.output<typeof doctorWithHostCompat>): HumanOutput {
     out.push("To fix:");
     for (const issue of r.issues) out.push(`  - ${issue.problem}: run \`${issue.fix}\``);
   }
-  return { stdout: lines(out) };
+  return { stdout: lines(...out) };
 }
 
 export const listEnvironments = defineOperation({
@@ -69,7 +69,7 @@ export const listEnvironments = defineOperation({
     for (const e of payload.environments) {
       out.push(`${e.name} [${e.installed ? "installed" : "not installed"}] ${e.description}`);
     }
-    return { stdout: lines(out) };
+    return { stdout: lines(...out) };
   },
 });
 
@@ -128,7 +128,7 @@ export const pruneEnvironments = defineOperation({
   run: (manager) => manager.pruneEnvironments(),
   print: (payload) => {
     let stdout = payload.count === 0 ? "Nothing to prune.\n" : "";
-    for (const r of payload.removed) stdout += `Removed ${r.name}: ${r.reason}\n`;
+    for (const r of payload.removed) stdout += lines(`Removed ${r.name}: ${r.reason}`);
     return { stdout };
   },
 });
@@ -146,5 +146,5 @@ function printInspect(e: EnvironmentInspectPayload): string {
   if (e.kernel_version) out.push(`Kernel: ${e.kernel_version}`);
   if (e.built_at) out.push(`Built at: ${e.built_at}`);
   if (e.problem) out.push(`Problem: ${e.problem} (fix: pyro env pull ${e.name})`);
-  return lines(out);
+  return lines(...out);
 }

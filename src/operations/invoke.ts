@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { invalidArgument, type PyroError } from "../core/errors.js";
+import { invalidArgument, PyroError } from "../core/errors.js";
 import type { WorkspaceManager } from "../core/manager.js";
 import { camel, kebab, snake, type OperationHooks, type Operation } from "./define.js";
 
@@ -93,7 +93,7 @@ export function parseInput<O extends Operation>(
   return result.data as z.output<O["input"]>;
 }
 
-/** Validate raw input for `surface` and run the operation. */
+/** Validate raw input for `surface` and run the operation; errors name fields the surface's way. */
 export async function invoke(
   op: Operation,
   manager: WorkspaceManager,
@@ -101,7 +101,49 @@ export async function invoke(
   hooks: OperationHooks,
   surface: Surface,
 ): Promise<unknown> {
-  return op.run(manager, parseInput(op, raw, surface), hooks);
+  const input = parseInput(op, raw, surface);
+  try {
+    return await op.run(manager, input, hooks);
+  } catch (error) {
+    throw error instanceof PyroError ? inSurfaceTerms(op, error, surface) : error;
+  }
+}
+
+/**
+ * Core error texts are written once, naming CLI flags (`--mem-mib / mem_mib`, `--seed-path`).
+ * Here each flag that stands for one of this operation's fields becomes that field as the
+ * surface spells it (`--mem-mib`, `mem_mib`, `memMib`); other words (`pyro ...` commands in
+ * hints, flags of other commands) are left as they are.
+ */
+export function surfaceWording(op: Operation, text: string, surface: Surface): string {
+  const fieldOfFlag = new Map<string, string>();
+  for (const field of Object.keys(op.input.shape))
+    fieldOfFlag.set(fieldLabel(op, field, "cli"), field);
+  for (const extra of op.cli?.extra?.options ?? [])
+    fieldOfFlag.set(extra.flag.split(" ")[0] ?? extra.flag, extra.field);
+  const label = (path: string) => {
+    const [field = "", ...rest] = path.split(".");
+    return [fieldLabel(op, field, surface), ...rest].join(".");
+  };
+  return text
+    .replace(/(--[a-z][a-z-]*) \/ ([a-z_.]+)/g, (_, flag: string, path: string) =>
+      surface === "cli" ? flag : label(path),
+    )
+    .replace(/--[a-z][a-z-]*/g, (flag) => {
+      const field = fieldOfFlag.get(flag);
+      return field === undefined || surface === "cli" ? flag : fieldLabel(op, field, surface);
+    });
+}
+
+function inSurfaceTerms(op: Operation, error: PyroError, surface: Surface): PyroError {
+  const message = surfaceWording(op, error.message, surface);
+  const hint = error.hint === undefined ? undefined : surfaceWording(op, error.hint, surface);
+  if (message === error.message && hint === error.hint) return error;
+  return new PyroError(error.code, message, {
+    ...(hint !== undefined ? { hint } : {}),
+    ...(error.details !== undefined ? { details: error.details } : {}),
+    cause: error,
+  });
 }
 
 /**

@@ -4,6 +4,7 @@ import { invalidArgument } from "../core/errors.js";
 import { SHELL_SERVICE_LIMITS, type ReadinessInput } from "../core/workspace/shell-service-args.js";
 import { defineOperation, managerOptions, type HumanOutput } from "./define.js";
 import { commandString, fields, wholeNumber } from "./fields.js";
+import { block, lines } from "./human.js";
 import { readinessInput, serviceList, serviceLogs, serviceRecord } from "./payloads.js";
 
 const byName = { workspace_id: fields.workspaceId, service_name: fields.serviceName };
@@ -11,7 +12,9 @@ const serviceArgs = ["workspace_id", "service_name"] as const;
 
 function summary(prefix: string, r: z.output<typeof serviceRecord>): HumanOutput {
   return {
-    stderr: `[${prefix}] workspace_id=${r.workspace_id} service_name=${r.service_name} state=${r.state}${r.pid ? ` pid=${r.pid}` : ""}${r.readiness ? ` readiness=${r.readiness.type}` : ""}${r.ready_at ? ` ready_at=${r.ready_at}` : ""}${r.exit_code !== null ? ` exit_code=${r.exit_code}` : ""}${r.stop_reason ? ` stop_reason=${r.stop_reason}` : ""} execution_mode=${r.execution_mode}\n`,
+    stderr: lines(
+      `[${prefix}] workspace_id=${r.workspace_id} service_name=${r.service_name} state=${r.state}${r.pid ? ` pid=${r.pid}` : ""}${r.readiness ? ` readiness=${r.readiness.type}` : ""}${r.ready_at ? ` ready_at=${r.ready_at}` : ""}${r.exit_code !== null ? ` exit_code=${r.exit_code}` : ""}${r.stop_reason ? ` stop_reason=${r.stop_reason}` : ""} execution_mode=${r.execution_mode}`,
+    ),
   };
 }
 
@@ -47,16 +50,23 @@ export const startService = defineOperation({
         {
           flag: "--ready-file <path>",
           description: "ready once this path exists (relative to --cwd, in /workspace)",
+          field: "readiness",
         },
         {
           flag: "--ready-tcp <host:port>",
           description: "ready once a TCP connection to HOST:PORT succeeds",
+          field: "readiness",
         },
         {
           flag: "--ready-http <url>",
           description: "ready once GET URL answers 2xx or 3xx (http:// only)",
+          field: "readiness",
         },
-        { flag: "--ready-command <cmd>", description: "ready once this shell command exits 0" },
+        {
+          flag: "--ready-command <cmd>",
+          description: "ready once this shell command exits 0",
+          field: "readiness",
+        },
       ],
       fold: readinessFromFlags,
     },
@@ -115,13 +125,15 @@ export const listServices = defineOperation({
   print: (list) => ({
     stdout:
       (list.count === 0 ? "No services.\n" : "") +
-      list.services
-        .map(
+      lines(
+        ...list.services.map(
           (s) =>
-            `${s.service_name}  ${s.state}${s.exit_code !== null ? ` (exit ${s.exit_code})` : ""}  ${s.command}\n`,
-        )
-        .join(""),
-    stderr: `[workspace-service-list] workspace_id=${list.workspace_id} count=${list.count} running_count=${list.running_count}\n`,
+            `${s.service_name}  ${s.state}${s.exit_code !== null ? ` (exit ${s.exit_code})` : ""}  ${s.command}`,
+        ),
+      ),
+    stderr: lines(
+      `[workspace-service-list] workspace_id=${list.workspace_id} count=${list.count} running_count=${list.running_count}`,
+    ),
   }),
 });
 
@@ -141,7 +153,7 @@ export const statusService = defineOperation({
   output: serviceRecord,
   run: (manager, input) => manager.statusService(input.workspace_id, input.service_name),
   print: (record) => {
-    const lines = [
+    const out = [
       `Service: ${record.service_name}`,
       `State: ${record.state}`,
       `Command: ${record.command}`,
@@ -149,13 +161,13 @@ export const statusService = defineOperation({
       `Readiness: ${record.readiness ? JSON.stringify(record.readiness) : "none"}`,
       `Started: ${record.started_at}`,
     ];
-    if (record.pid) lines.push(`Pid: ${record.pid}`);
-    if (record.ready_at) lines.push(`Ready at: ${record.ready_at}`);
-    if (record.ended_at) lines.push(`Ended at: ${record.ended_at}`);
-    if (record.exit_code !== null) lines.push(`Exit code: ${record.exit_code}`);
-    if (record.stop_reason) lines.push(`Stop reason: ${record.stop_reason}`);
-    if (record.failure_reason) lines.push(`Failure: ${record.failure_reason}`);
-    return { stdout: `${lines.join("\n")}\n` };
+    if (record.pid) out.push(`Pid: ${record.pid}`);
+    if (record.ready_at) out.push(`Ready at: ${record.ready_at}`);
+    if (record.ended_at) out.push(`Ended at: ${record.ended_at}`);
+    if (record.exit_code !== null) out.push(`Exit code: ${record.exit_code}`);
+    if (record.stop_reason) out.push(`Stop reason: ${record.stop_reason}`);
+    if (record.failure_reason) out.push(`Failure: ${record.failure_reason}`);
+    return { stdout: lines(...out) };
   },
 });
 
@@ -185,7 +197,8 @@ export const logsService = defineOperation({
   output: serviceLogs,
   run: (manager, input) =>
     manager.logsService(input.workspace_id, input.service_name, managerOptions(input, serviceArgs)),
-  print: (logs) => ({ stdout: logs.stdout, stderr: logs.stderr }),
+  // Stored output is shown escaped (newlines and tabs kept); --json gives the exact bytes.
+  print: (logs) => ({ stdout: block(logs.stdout), stderr: block(logs.stderr) }),
 });
 
 export const stopService = defineOperation({

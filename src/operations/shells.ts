@@ -4,6 +4,7 @@ import { SHELL_SERVICE_LIMITS } from "../core/workspace/shell-service-args.js";
 import { SIGNAL_NAMES } from "../protocol/messages.js";
 import { defineOperation, managerOptions, type HumanOutput } from "./define.js";
 import { fields, wholeNumber } from "./fields.js";
+import { lines } from "./human.js";
 import {
   shellClosed,
   shellList,
@@ -18,7 +19,9 @@ const shellArgs = ["workspace_id", "shell_id"] as const;
 
 function summary(prefix: string, r: z.output<typeof shellRecord>, extra = ""): HumanOutput {
   return {
-    stderr: `[${prefix}] workspace_id=${r.workspace_id} shell_id=${r.shell_id} state=${r.state} cwd=${r.cwd} cols=${r.cols} rows=${r.rows}${r.exit_code !== null ? ` exit_code=${r.exit_code}` : ""}${extra} execution_mode=${r.execution_mode}\n`,
+    stderr: lines(
+      `[${prefix}] workspace_id=${r.workspace_id} shell_id=${r.shell_id} state=${r.state} cwd=${r.cwd} cols=${r.cols} rows=${r.rows}${r.exit_code !== null ? ` exit_code=${r.exit_code}` : ""}${extra} execution_mode=${r.execution_mode}`,
+    ),
   };
 }
 
@@ -53,7 +56,7 @@ export const openShell = defineOperation({
   run: (manager, input) =>
     manager.openShell(input.workspace_id, managerOptions(input, ["workspace_id"])),
   print: (record) => ({
-    stdout: `${record.shell_id}\n`,
+    stdout: lines(record.shell_id),
     stderr: summary("workspace-shell-open", record).stderr,
   }),
 });
@@ -99,9 +102,12 @@ export const readShell = defineOperation({
   output: shellRead,
   run: (manager, input) =>
     manager.readShell(input.workspace_id, input.shell_id, managerOptions(input, shellArgs)),
+  // Terminal output stays raw, as a terminal would show it (--plain strips escapes).
   print: (read) => ({
     stdout: read.output,
-    stderr: `${read.output === "" || read.output.endsWith("\n") ? "" : "\n"}[workspace-shell-read] workspace_id=${read.workspace_id} shell_id=${read.shell_id} state=${read.state}${read.exit_code !== null ? ` exit_code=${read.exit_code}` : ""} cursor=${read.cursor} next_cursor=${read.next_cursor} end_cursor=${read.end_cursor} truncated=${read.truncated}${read.truncated ? ` truncated_chars=${read.truncated_chars}` : ""}\n`,
+    stderr: `${read.output === "" || read.output.endsWith("\n") ? "" : "\n"}${lines(
+      `[workspace-shell-read] workspace_id=${read.workspace_id} shell_id=${read.shell_id} state=${read.state}${read.exit_code !== null ? ` exit_code=${read.exit_code}` : ""} cursor=${read.cursor} next_cursor=${read.next_cursor} end_cursor=${read.end_cursor} truncated=${read.truncated}${read.truncated ? ` truncated_chars=${read.truncated_chars}` : ""}`,
+    )}`,
   }),
 });
 
@@ -225,11 +231,11 @@ export const listShells = defineOperation({
   print: (list) => ({
     stdout:
       (list.count === 0 ? "No shells.\n" : "") +
-      list.shells
-        .map(
+      lines(
+        ...list.shells.map(
           (s) =>
-            `${s.shell_id}  ${s.state}${s.exit_code !== null ? ` (exit ${s.exit_code})` : ""}  ${s.cwd}  ${s.cols}x${s.rows}  started ${s.started_at}\n`,
-        )
-        .join(""),
+            `${s.shell_id}  ${s.state}${s.exit_code !== null ? ` (exit ${s.exit_code})` : ""}  ${s.cwd}  ${s.cols}x${s.rows}  started ${s.started_at}`,
+        ),
+      ),
   }),
 });

@@ -1,13 +1,16 @@
 import { z } from "zod";
 import { defineOperation, type HumanOutput } from "./define.js";
 import { fields } from "./fields.js";
+import { lines } from "./human.js";
 import { snapshotList, snapshotResult } from "./payloads.js";
 
 const named = { workspace_id: fields.workspaceId, snapshot_name: fields.snapshotName };
 
 function printSnapshot(prefix: string, p: z.output<typeof snapshotResult>): HumanOutput {
   return {
-    stderr: `[${prefix}] workspace_id=${p.workspace_id} snapshot_name=${p.snapshot.snapshot_name} kind=${p.snapshot.kind} entry_count=${p.snapshot.entry_count ?? "unknown"} bytes_written=${p.snapshot.bytes_written ?? "unknown"}\n`,
+    stderr: lines(
+      `[${prefix}] workspace_id=${p.workspace_id} snapshot_name=${p.snapshot.snapshot_name} kind=${p.snapshot.kind} entry_count=${p.snapshot.entry_count} bytes_written=${p.snapshot.bytes_written}`,
+    ),
   };
 }
 
@@ -45,12 +48,12 @@ export const listSnapshots = defineOperation({
   output: snapshotList,
   run: (manager, input) => manager.listSnapshots(input.workspace_id),
   print: (result) => ({
-    stdout: result.snapshots
-      .map(
+    stdout: lines(
+      ...result.snapshots.map(
         (s) =>
-          `${s.snapshot_name}  ${s.kind}  entry_count=${s.entry_count ?? "unknown"} bytes_written=${s.bytes_written ?? "unknown"}  ${s.created_at}\n`,
-      )
-      .join(""),
+          `${s.snapshot_name}  ${s.kind}  entry_count=${s.entry_count} bytes_written=${s.bytes_written}  ${s.created_at}`,
+      ),
+    ),
   }),
 });
 

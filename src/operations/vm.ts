@@ -1,6 +1,7 @@
 import { DEFAULT_ENVIRONMENT } from "../environments/catalog.js";
 import { defineOperation, managerOptions } from "./define.js";
 import { commandString, fields, guestSpec } from "./fields.js";
+import { lines } from "./human.js";
 import {
   reapResult,
   runResult,
@@ -46,7 +47,9 @@ export const runInVm = defineOperation({
   run: (manager, input, hooks) => manager.runInVm({ ...managerOptions(input), ...hooks }),
   exitCode: (result) => result.exit_code,
   print: (r) => ({
-    stderr: `${hostCompatWarning(r.execution_mode)}[run] environment=${r.environment} execution_mode=${r.execution_mode} accelerator=${r.accelerator} exit_code=${r.exit_code}${r.timed_out ? " timed_out=true" : ""} duration_ms=${r.duration_ms} boot_ms=${r.boot_ms}\n`,
+    stderr: `${hostCompatWarning(r.execution_mode)}${lines(
+      `[run] environment=${r.environment} execution_mode=${r.execution_mode} accelerator=${r.accelerator} exit_code=${r.exit_code}${r.timed_out ? " timed_out=true" : ""} duration_ms=${r.duration_ms} boot_ms=${r.boot_ms}`,
+    )}`,
   }),
 });
 

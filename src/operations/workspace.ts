@@ -2,6 +2,7 @@ import { z } from "zod";
 import { DEFAULT_ENVIRONMENT } from "../environments/catalog.js";
 import { defineOperation, managerOptions, type HumanOutput } from "./define.js";
 import { commandString, fields, guestSpec } from "./fields.js";
+import { block, lines } from "./human.js";
 import { hostCompatWarning } from "./vm.js";
 import {
   resetResult,
@@ -19,7 +20,7 @@ const byId = { workspace_id: fields.workspaceId };
 
 /** The human summary block of create, status and reset. */
 export function printWorkspaceSummary(r: z.output<typeof workspaceRecord>): HumanOutput {
-  const lines = [
+  const out = [
     `Workspace ID: ${r.workspace_id}`,
     `Environment: ${r.environment}`,
     `State: ${r.state}`,
@@ -30,11 +31,11 @@ export function printWorkspaceSummary(r: z.output<typeof workspaceRecord>): Huma
     `Command count: ${r.command_count}`,
     `Reset count: ${r.reset_count}`,
   ];
-  if (r.last_reset_at) lines.push(`Last reset at: ${r.last_reset_at}`);
-  lines.push(`Services: ${r.running_service_count}/${r.service_count}`);
-  lines.push(`Created: ${r.created_at}`, `Expires: ${r.expires_at}`);
-  if (r.last_error) lines.push(`Last error: ${r.last_error}`);
-  return { stdout: `${lines.join("\n")}\n`, stderr: hostCompatWarning(r.execution_mode) };
+  if (r.last_reset_at) out.push(`Last reset at: ${r.last_reset_at}`);
+  out.push(`Services: ${r.running_service_count}/${r.service_count}`);
+  out.push(`Created: ${r.created_at}`, `Expires: ${r.expires_at}`);
+  if (r.last_error) out.push(`Last error: ${r.last_error}`);
+  return { stdout: lines(...out), stderr: hostCompatWarning(r.execution_mode) };
 }
 
 export const createWorkspace = defineOperation({
@@ -92,10 +93,12 @@ export const listWorkspaces = defineOperation({
     let stdout = list.count === 0 ? "No workspaces.\n" : "";
     let stderr = "";
     for (const w of list.workspaces) {
-      stdout += `${w.workspace_id}  ${w.environment}  ${w.state}  created ${w.created_at}  expires ${w.expires_at}\n`;
+      stdout += lines(
+        `${w.workspace_id}  ${w.environment}  ${w.state}  created ${w.created_at}  expires ${w.expires_at}`,
+      );
     }
     for (const u of list.unreadable)
-      stderr += `unreadable workspace ${u.workspace_id}: ${u.problem}\n`;
+      stderr += lines(`unreadable workspace ${u.workspace_id}: ${u.problem}`);
     return { stdout, stderr };
   },
 });
@@ -127,7 +130,9 @@ export const execWorkspace = defineOperation({
     }),
   exitCode: (result) => result.exit_code,
   print: (result) => ({
-    stderr: `${hostCompatWarning(result.execution_mode)}[workspace-exec] workspace_id=${result.workspace_id} sequence=${result.sequence} cwd=${result.cwd} execution_mode=${result.execution_mode} exit_code=${result.exit_code}${result.timed_out ? " timed_out=true" : ""} duration_ms=${result.duration_ms}\n`,
+    stderr: `${hostCompatWarning(result.execution_mode)}${lines(
+      `[workspace-exec] workspace_id=${result.workspace_id} sequence=${result.sequence} cwd=${result.cwd} execution_mode=${result.execution_mode} exit_code=${result.exit_code}${result.timed_out ? " timed_out=true" : ""} duration_ms=${result.duration_ms}`,
+    )}`,
   }),
 });
 
@@ -149,9 +154,14 @@ export const logsWorkspace = defineOperation({
   print: (logs) => {
     let stdout = logs.count === 0 ? "No commands yet.\n" : "";
     let stderr = "";
+    // Stored output is shown escaped (newlines and tabs kept); --json gives the exact bytes.
     for (const e of logs.entries) {
-      stdout += `#${e.sequence} ${e.started_at} exit_code=${e.exit_code} duration_ms=${e.duration_ms}\n$ ${e.command}\n${e.stdout}`;
-      stderr += e.stderr;
+      stdout += lines(
+        `#${e.sequence} ${e.started_at} exit_code=${e.exit_code} duration_ms=${e.duration_ms}`,
+        `$ ${e.command}`,
+      );
+      stdout += block(e.stdout);
+      stderr += block(e.stderr);
     }
     return { stdout, stderr };
   },
@@ -172,7 +182,9 @@ export const deleteWorkspace = defineOperation({
   input: byId,
   output: workspaceDeleted,
   run: (manager, input) => manager.deleteWorkspace(input.workspace_id),
-  print: (r) => ({ stderr: `[workspace-delete] workspace_id=${r.workspace_id} deleted=true\n` }),
+  print: (r) => ({
+    stderr: lines(`[workspace-delete] workspace_id=${r.workspace_id} deleted=true`),
+  }),
 });
 
 export const pushWorkspaceSync = defineOperation({
@@ -202,7 +214,9 @@ export const pushWorkspaceSync = defineOperation({
   print: (result) => {
     const s = result.workspace_sync;
     return {
-      stderr: `[workspace-sync] workspace_id=${result.workspace_id} mode=${s.mode} destination=${s.destination} entry_count=${s.entry_count} bytes_written=${s.bytes_written}\n`,
+      stderr: lines(
+        `[workspace-sync] workspace_id=${result.workspace_id} mode=${s.mode} destination=${s.destination} entry_count=${s.entry_count} bytes_written=${s.bytes_written}`,
+      ),
     };
   },
 });
@@ -234,7 +248,9 @@ export const exportWorkspace = defineOperation({
       managerOptions(input, ["workspace_id", "path"]),
     ),
   print: (result) => ({
-    stderr: `[workspace-export] workspace_id=${result.workspace_id} workspace_path=${result.workspace_path} output_path=${result.output_path} artifact_type=${result.artifact_type} entry_count=${result.entry_count} bytes_written=${result.bytes_written}\n`,
+    stderr: lines(
+      `[workspace-export] workspace_id=${result.workspace_id} workspace_path=${result.workspace_path} output_path=${result.output_path} artifact_type=${result.artifact_type} entry_count=${result.entry_count} bytes_written=${result.bytes_written}`,
+    ),
   }),
 });
 
@@ -255,13 +271,16 @@ export const diffWorkspace = defineOperation({
   run: (manager, input) => manager.diffWorkspace(input.workspace_id),
   print: (diff) => {
     let stdout = diff.changed ? "" : "No changes since the baseline.\n";
-    stdout += diff.patch;
+    // Names and contents are the guest's: escaped here, exact with --json.
+    stdout += block(diff.patch);
     for (const e of diff.entries.filter((x) => !x.text_patch))
-      stdout += `${e.status} ${e.artifact_type} ${e.path}\n`;
+      stdout += lines(`${e.status} ${e.artifact_type} ${e.path}`);
     const s = diff.summary;
     return {
       stdout,
-      stderr: `[workspace-diff] workspace_id=${diff.workspace_id} changed=${diff.changed} total=${s.total} added=${s.added} modified=${s.modified} deleted=${s.deleted} type_changed=${s.type_changed}\n`,
+      stderr: lines(
+        `[workspace-diff] workspace_id=${diff.workspace_id} changed=${diff.changed} total=${s.total} added=${s.added} modified=${s.modified} deleted=${s.deleted} type_changed=${s.type_changed}`,
+      ),
     };
   },
 });
@@ -290,6 +309,8 @@ export const resetWorkspace = defineOperation({
     manager.resetWorkspace(input.workspace_id, managerOptions(input, ["workspace_id"])),
   print: (record) => ({
     stdout: printWorkspaceSummary(record).stdout,
-    stderr: `[workspace-reset] workspace_id=${record.workspace_id} restored_snapshot=${record.restored_snapshot} reset_count=${record.reset_count}\n`,
+    stderr: lines(
+      `[workspace-reset] workspace_id=${record.workspace_id} restored_snapshot=${record.restored_snapshot} reset_count=${record.reset_count}`,
+    ),
   }),
 });

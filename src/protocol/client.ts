@@ -1,8 +1,11 @@
 import type { Duplex } from "node:stream";
 import { PyroError } from "../core/errors.js";
+import { CallDeadline } from "./deadline.js";
+import { CreditGranter } from "./flow.js";
 import { encodeFrame, FrameDecoder, ProtocolError, type Frame } from "./frame.js";
 import {
   AGENT_VERSION,
+  DEFAULT_WINDOW_BYTES,
   MAX_CHUNK_BYTES,
   MESSAGE_TYPES as T,
   PROTOCOL_VERSION,
@@ -32,6 +35,7 @@ export function execHeader(request: ExecRequest): Record<string, unknown> {
     cwd: request.cwd ?? "/",
     timeout_ms: request.timeoutMs ?? 0,
     stdin: request.stdin ?? false,
+    window: DEFAULT_WINDOW_BYTES,
     ...(request.pty ? { pty: true, cols: request.cols ?? 120, rows: request.rows ?? 30 } : {}),
   };
 }
@@ -45,8 +49,23 @@ export interface ExecResult {
 }
 
 export interface ExecHandlers {
-  onStdout?: (chunk: Buffer) => void;
-  onStderr?: (chunk: Buffer) => void;
+  /**
+   * Output handlers, `(chunk) => void | Promise<void>` in spirit. A returned promise holds the
+   * guest back: the connection grants the guest more output (flow control) only once it
+   * resolves, so a slow consumer means a blocked guest process, never a growing host buffer.
+   * Typed `unknown` so that handlers written as expressions (`(c) => (s += c)`) still fit.
+   */
+  onStdout?: (chunk: Buffer) => unknown;
+  onStderr?: (chunk: Buffer) => unknown;
+}
+
+export interface ExecCallOptions {
+  /**
+   * Host-side deadline for the call's answer, in ms; `null` for none (long-lived processes the
+   * caller watches itself). Default: the request's timeout plus the connection's grace, or the
+   * connection's default deadline when the request has no timeout.
+   */
+  deadlineMs?: number | null;
 }
 
 export interface ExecHandle {
@@ -64,6 +83,20 @@ export interface AgentHello {
   capabilities: string[];
 }
 
+export interface AgentConnectionOptions {
+  /** Added to a request's own timeout to get its host-side deadline. */
+  graceMs?: number;
+  /** Host-side deadline for requests without a timeout. */
+  defaultDeadlineMs?: number;
+  /** The workspace behind this connection, named in the hint of GUEST_UNRESPONSIVE. */
+  workspaceId?: string;
+}
+
+/** Grace a guest gets past its own timeout before the host gives up on it. */
+export const HOST_GRACE_MS = 10_000;
+/** Host-side deadline of a guest call that has no timeout of its own. */
+export const DEFAULT_CALL_DEADLINE_MS = 10 * 60_000;
+
 const HELLO_RESEND_MS = 500;
 
 interface PendingChannel {
@@ -71,19 +104,47 @@ interface PendingChannel {
   onClose(error: Error): void;
 }
 
+/** Bytes and frames that followed the agent's hello, kept by `greet` for whoever reads next. */
+interface HandshakeRest {
+  decoder: FrameDecoder;
+  frames: Frame[];
+}
+const handshakeRests = new WeakMap<Duplex, HandshakeRest>();
+
+/**
+ * Take over a stream after `greet`: the decoder still holding any partial frame that came after
+ * the hello reply, and the whole frames that did. The stream was paused at the handshake so no
+ * byte is lost in between; the caller resumes it once its own listener is in place.
+ */
+export function takeHandshakeRest(stream: Duplex): HandshakeRest {
+  const rest = handshakeRests.get(stream) ?? { decoder: new FrameDecoder(), frames: [] };
+  handshakeRests.delete(stream);
+  return rest;
+}
+
 /**
  * The host end of one agent connection: a handshake, then any number of concurrent requests,
  * each on its own channel. Every frame from the guest is validated; a frame that breaks the
- * protocol ends the connection with a typed error instead of being trusted.
+ * protocol ends the connection with a typed error instead of being trusted. Every request has a
+ * host-side deadline, and every channel's output is flow-controlled.
  */
 export class AgentConnection {
-  private readonly decoder = new FrameDecoder();
+  private readonly decoder: FrameDecoder;
   private readonly channels = new Map<number, PendingChannel>();
   private nextChannel = 1;
   private closedWith: Error | undefined;
   private readonly closeListeners: ((error: Error) => void)[] = [];
+  private readonly graceMs: number;
+  private readonly defaultDeadlineMs: number;
 
-  private constructor(private readonly stream: Duplex) {
+  private constructor(
+    private readonly stream: Duplex,
+    private readonly options: AgentConnectionOptions,
+  ) {
+    this.graceMs = options.graceMs ?? HOST_GRACE_MS;
+    this.defaultDeadlineMs = options.defaultDeadlineMs ?? DEFAULT_CALL_DEADLINE_MS;
+    const rest = takeHandshakeRest(stream);
+    this.decoder = rest.decoder;
     stream.on("data", (data: Buffer) => this.onData(data));
     stream.on("error", (error) => this.fail(new PyroError("VM_CRASHED", error.message)));
     stream.on("close", () =>
@@ -93,17 +154,23 @@ export class AgentConnection {
         }),
       ),
     );
+    for (const frame of rest.frames) this.dispatchSafely(frame);
+    stream.resume();
   }
 
   /** Send our hello, wait for the agent's, then use the stream for requests. */
-  static async open(stream: Duplex, timeoutMs: number): Promise<[AgentConnection, AgentHello]> {
+  static async open(
+    stream: Duplex,
+    timeoutMs: number,
+    options: AgentConnectionOptions = {},
+  ): Promise<[AgentConnection, AgentHello]> {
     const hello = await greet(stream, timeoutMs);
-    return [AgentConnection.attach(stream), hello];
+    return [AgentConnection.attach(stream, options), hello];
   }
 
   /** Wrap a stream whose handshake is already done (see `greet`). */
-  static attach(stream: Duplex): AgentConnection {
-    return new AgentConnection(stream);
+  static attach(stream: Duplex, options: AgentConnectionOptions = {}): AgentConnection {
+    return new AgentConnection(stream, options);
   }
 
   get closed(): boolean {
@@ -114,40 +181,116 @@ export class AgentConnection {
     this.closeListeners.push(listener);
   }
 
-  exec(request: ExecRequest, handlers: ExecHandlers = {}): ExecHandle {
+  exec(
+    request: ExecRequest,
+    handlers: ExecHandlers = {},
+    options: ExecCallOptions = {},
+  ): ExecHandle {
     const channel = this.allocateChannel();
+    const credit = new CreditGranter((bytes) => {
+      if (this.channels.has(channel)) this.send(channel, { type: T.CREDIT, bytes });
+    });
+    // Output is handed to the handlers one chunk at a time, in order; `exit` waits behind it.
+    let queue = Promise.resolve();
+    let queued = 0;
+    let settled = false;
+    let resolveResult!: (exit: ExecResult) => void;
+    let rejectResult!: (error: Error) => void;
     const result = new Promise<ExecResult>((resolve, reject) => {
-      if (this.closedWith) return reject(this.closedWith);
-      this.channels.set(channel, {
-        onFrame: (frame) => {
-          const h = frame.header;
-          switch (h.type) {
-            case T.STARTED:
-              return;
-            case T.STDOUT:
-              handlers.onStdout?.(frame.payload);
-              return;
-            case T.STDERR:
-              handlers.onStderr?.(frame.payload);
-              return;
-            case T.EXIT: {
-              const exit = parseExit(h); // throws on a lying frame, failing this channel too
-              this.channels.delete(channel);
-              resolve(exit);
-              return;
-            }
-            case T.ERROR:
-              this.channels.delete(channel);
-              reject(guestError(h));
-              return;
-            default:
-              this.fail(new ProtocolError(`unexpected ${h.type} frame on an exec channel`));
+      resolveResult = resolve;
+      rejectResult = reject;
+    });
+    const settle = (outcome: { exit: ExecResult } | { error: Error }) => {
+      if (settled) return;
+      settled = true;
+      deadline.stop();
+      if ("error" in outcome) rejectResult(outcome.error);
+      else resolveResult(outcome.exit);
+    };
+    const afterOutput = (step: () => void) => {
+      queue = queue.then(step);
+    };
+    const deliver = (chunk: Buffer, handler: ExecHandlers["onStdout"]) => {
+      credit.limit.spend(chunk.length); // a guest past its credit breaks the protocol
+      queued += 1;
+      queue = queue
+        .then(async () => {
+          if (settled) return;
+          await handler?.(chunk);
+          credit.consumed(chunk.length);
+        })
+        .catch((error: unknown) => {
+          // The consumer failed (e.g. its output closed): stop the command, report the failure.
+          this.send(channel, { type: T.SIGNAL, signal: "KILL" });
+          settle({ error: error instanceof Error ? error : new Error(String(error)) });
+        })
+        .finally(() => {
+          queued -= 1;
+          if (queued === 0) deadline.consumerIdle();
+        });
+    };
+    const deadlineMs =
+      options.deadlineMs !== undefined
+        ? options.deadlineMs
+        : request.timeoutMs
+          ? request.timeoutMs + this.graceMs
+          : this.defaultDeadlineMs;
+    const deadline = new CallDeadline(
+      deadlineMs,
+      this.graceMs,
+      () => queued > 0,
+      () => {
+        // The guest stopped answering. Ask it to kill the process anyway; frames that still come
+        // on this channel are dropped until its last one.
+        this.send(channel, { type: T.SIGNAL, signal: "KILL" });
+        settle({ error: this.unresponsive(deadlineMs ?? 0) });
+      },
+    );
+
+    if (this.closedWith) {
+      settle({ error: this.closedWith });
+      return this.handle(channel, result);
+    }
+    this.channels.set(channel, {
+      onFrame: (frame) => {
+        const h = frame.header;
+        switch (h.type) {
+          case T.STARTED:
+            return;
+          case T.STDOUT:
+            return deliver(frame.payload, handlers.onStdout);
+          case T.STDERR:
+            return deliver(frame.payload, handlers.onStderr);
+          case T.EXIT: {
+            const exit = parseExit(h); // throws on a lying frame, failing this channel too
+            this.channels.delete(channel);
+            return afterOutput(() => settle({ exit }));
           }
-        },
-        onClose: reject,
-      });
+          case T.ERROR: {
+            this.channels.delete(channel);
+            const error = guestError(h);
+            return afterOutput(() => settle({ error }));
+          }
+          default:
+            this.fail(new ProtocolError(`unexpected ${h.type} frame on an exec channel`));
+        }
+      },
+      onClose: (error) => settle({ error }),
     });
     this.send(channel, execHeader(request));
+    return this.handle(channel, result);
+  }
+
+  /** Ask the agent to sync and power the VM off. */
+  shutdown(): void {
+    this.send(0, { type: T.SHUTDOWN });
+  }
+
+  close(): void {
+    this.stream.destroy();
+  }
+
+  private handle(channel: number, result: Promise<ExecResult>): ExecHandle {
     return {
       result,
       writeStdin: (data) => {
@@ -176,13 +319,17 @@ export class AgentConnection {
     };
   }
 
-  /** Ask the agent to sync and power the VM off. */
-  shutdown(): void {
-    this.send(0, { type: T.SHUTDOWN });
-  }
-
-  close(): void {
-    this.stream.destroy();
+  private unresponsive(deadlineMs: number): PyroError {
+    const id = this.options.workspaceId;
+    return new PyroError(
+      "GUEST_UNRESPONSIVE",
+      `the guest did not answer within ${Math.round(deadlineMs / 1000)} s (the call's timeout plus ${Math.round(this.graceMs / 1000)} s)`,
+      {
+        hint: id
+          ? `The guest is stuck (a fork bomb or memory exhaustion, say); run \`pyro workspace reset ${id}\`.`
+          : "The guest is stuck (a fork bomb or memory exhaustion, say); the VM was stopped, run the command again.",
+      },
+    );
   }
 
   private allocateChannel(): number {
@@ -204,13 +351,15 @@ export class AgentConnection {
       this.fail(error as Error);
       return;
     }
-    for (const frame of frames) {
-      if (this.closedWith) return;
-      try {
-        this.dispatch(frame);
-      } catch (error) {
-        this.fail(error as Error);
-      }
+    for (const frame of frames) this.dispatchSafely(frame);
+  }
+
+  private dispatchSafely(frame: Frame): void {
+    if (this.closedWith) return;
+    try {
+      this.dispatch(frame);
+    } catch (error) {
+      this.fail(error as Error);
     }
   }
 
@@ -248,19 +397,22 @@ export class AgentConnection {
 /**
  * The handshake: the host speaks first (virtio-serial drops what the guest writes while no host
  * is connected), the agent answers with its protocol and version. Resolves with the agent's hello
- * and leaves the stream with no listeners of its own.
+ * and leaves the stream paused, with no listeners of its own; whatever came after the hello is
+ * kept for `takeHandshakeRest`, so the next reader starts exactly where the handshake stopped.
  */
 export function greet(stream: Duplex, timeoutMs: number): Promise<AgentHello> {
   return new Promise<AgentHello>((resolve, reject) => {
     const decoder = new FrameDecoder();
-    const finish = (error: Error | undefined, hello?: AgentHello) => {
+    const finish = (error: Error | undefined, hello?: AgentHello, rest: Frame[] = []) => {
       clearTimeout(timer);
       clearInterval(resend);
       stream.off("data", onData);
       stream.off("close", onClose);
       stream.off("error", onClose);
-      if (error) reject(error);
-      else resolve(hello as AgentHello);
+      if (error) return reject(error);
+      stream.pause();
+      handshakeRests.set(stream, { decoder, frames: rest });
+      resolve(hello as AgentHello);
     };
     const timer = setTimeout(
       () =>
@@ -283,7 +435,7 @@ export function greet(stream: Duplex, timeoutMs: number): Promise<AgentHello> {
           ),
         );
       }
-      const frame = frames[0];
+      const [frame, ...rest] = frames;
       if (!frame) return;
       const h = frame.header;
       if (frame.channel !== 0 || (h.type !== T.HELLO && h.type !== T.ERROR)) {
@@ -300,14 +452,18 @@ export function greet(stream: Duplex, timeoutMs: number): Promise<AgentHello> {
           ),
         );
       }
-      finish(undefined, {
-        protocol: PROTOCOL_VERSION,
-        agentVersion:
-          typeof h.agent_version === "string" ? h.agent_version.slice(0, 64) : "unknown",
-        capabilities: Array.isArray(h.capabilities)
-          ? h.capabilities.filter((c): c is string => typeof c === "string").slice(0, 64)
-          : [],
-      });
+      finish(
+        undefined,
+        {
+          protocol: PROTOCOL_VERSION,
+          agentVersion:
+            typeof h.agent_version === "string" ? h.agent_version.slice(0, 64) : "unknown",
+          capabilities: Array.isArray(h.capabilities)
+            ? h.capabilities.filter((c): c is string => typeof c === "string").slice(0, 64)
+            : [],
+        },
+        rest,
+      );
     };
     stream.on("data", onData);
     stream.once("close", onClose);

@@ -3,13 +3,20 @@
  * guest/agent/protocol.h is generated from this file by scripts/gen-protocol-header.ts; a test
  * fails when the checked-in header drifts.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 export const AGENT_VERSION = "2.8.0";
 export const MAX_HEADER_BYTES = 65_536;
 export const MAX_CHUNK_BYTES = 65_536;
 /** Largest frame body: a full header plus 1 MiB of payload. */
 export const MAX_FRAME_BYTES = 1_048_576 + MAX_HEADER_BYTES;
 export const AGENT_PORT_NAME = "org.pyro.agent.0";
+/**
+ * Output flow control (docs/protocol.md, "Flow control"): an exec's `window` is the output credit
+ * it starts with; `credit` frames add more. The agent never holds more than MAX_WINDOW_BYTES of
+ * credit per channel, whatever the host grants.
+ */
+export const DEFAULT_WINDOW_BYTES = 1_048_576;
+export const MAX_WINDOW_BYTES = 67_108_864;
 
 export const MESSAGE_TYPES = {
   HELLO: "hello",
@@ -24,6 +31,7 @@ export const MESSAGE_TYPES = {
   STDIN_EOF: "stdin_eof",
   SIGNAL: "signal",
   RESIZE: "resize",
+  CREDIT: "credit",
   EXIT: "exit",
   ERROR: "error",
 } as const;

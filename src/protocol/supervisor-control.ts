@@ -8,6 +8,11 @@
  * a last frame without "more": {"type":"reply","request_id":n} (payload: rest of the JSON result)
  * or {"type":"error","request_id":n,"code":...,"message":...,"hint":...} (payload: JSON details,
  * possibly empty). The concatenated payloads form one JSON document.
+ *
+ * `freeze` {lease_ms} freezes /workspace for a snapshot and answers {freeze_id, lease_ms,
+ * used_bytes, entry_count}; the supervisor thaws it on `thaw` {freeze_id} (answer {was_frozen}),
+ * when the requesting connection closes, or when the lease runs out, whichever comes first.
+ * `was_frozen: false` means the watchdog thawed first: a snapshot taken meanwhile is not consistent.
  */
 export const CONTROL_REQUEST_TYPES = [
   "shell_open",
@@ -22,6 +27,8 @@ export const CONTROL_REQUEST_TYPES = [
   "service_status",
   "service_logs",
   "service_stop",
+  "freeze",
+  "thaw",
 ] as const;
 
 export type ControlRequestType = (typeof CONTROL_REQUEST_TYPES)[number];
@@ -36,4 +43,25 @@ export const MAX_REPLY_BYTES = 64 * 1024 * 1024;
 
 export function isControlRequest(type: unknown): type is ControlRequestType {
   return typeof type === "string" && (CONTROL_REQUEST_TYPES as readonly string[]).includes(type);
+}
+
+/** How long the supervisor lets the guest take to freeze, or to thaw, /workspace. */
+export const FREEZE_DEADLINE_MS = 15_000;
+export const THAW_DEADLINE_MS = 10_000;
+/** A freeze lease: what QMP needs to take the disk snapshot (connect + command) plus a margin. */
+export const QMP_DEADLINE_MS = 5_000;
+export const FREEZE_LEASE_MS = 2 * QMP_DEADLINE_MS + 5_000;
+export const MIN_FREEZE_LEASE_MS = 1_000;
+export const MAX_FREEZE_LEASE_MS = 60_000;
+
+export interface FreezeReply {
+  freeze_id: number;
+  lease_ms: number;
+  /** /workspace usage measured just before the freeze (guest-reported, sanity-checked). */
+  used_bytes: number;
+  entry_count: number;
+}
+
+export interface ThawReply {
+  was_frozen: boolean;
 }

@@ -1,4 +1,5 @@
 import { execHeader, guestError, type ExecRequest } from "../protocol/client.js";
+import { CreditGranter } from "../protocol/flow.js";
 import type { Frame } from "../protocol/frame.js";
 import { MAX_CHUNK_BYTES, MESSAGE_TYPES as T, type SignalName } from "../protocol/messages.js";
 import type { Multiplexer } from "./mux.js";
@@ -6,7 +7,9 @@ import type { Multiplexer } from "./mux.js";
 /**
  * Processes the supervisor itself runs in the guest (shells, services, readiness probes), on agent
  * channels of its own. They belong to no client, so no client going away can end them; they end
- * when they exit, when they are signalled, or with the VM.
+ * when they exit, when they are signalled, or with the VM. Their output goes into bounded rings
+ * right away, so the supervisor grants the agent credit as soon as a chunk is handled: a slow
+ * client never holds them up, and an agent that sends past its credit is ignored, not buffered.
  */
 export type OwnExecRequest = ExecRequest;
 
@@ -51,6 +54,18 @@ export function ownExec(
   started.catch(() => undefined);
   result.catch(() => undefined);
 
+  const credit = new CreditGranter((bytes) => {
+    if (!done) mux.sendToAgent(channel, { type: T.CREDIT, bytes });
+  });
+  const deliver = (chunk: Buffer, handler: ((chunk: Buffer) => void) | undefined) => {
+    try {
+      credit.limit.spend(chunk.length);
+    } catch {
+      return; // past its credit: dropped (our rings are bounded anyway)
+    }
+    handler?.(chunk);
+    credit.consumed(chunk.length);
+  };
   const finish = () => {
     done = true;
     mux.ownChannelHandlers.delete(channel);
@@ -62,11 +77,9 @@ export function ownExec(
         resolveStarted(typeof h.pid === "number" ? h.pid : 0);
         return;
       case T.STDOUT:
-        handlers.onStdout?.(frame.payload);
-        return;
+        return deliver(frame.payload, handlers.onStdout);
       case T.STDERR:
-        handlers.onStderr?.(frame.payload);
-        return;
+        return deliver(frame.payload, handlers.onStderr);
       case T.EXIT: {
         finish();
         const code = h.exit_code;

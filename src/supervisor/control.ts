@@ -9,6 +9,7 @@ import {
   REPLY_CHUNK_BYTES,
   type ControlRequestType,
 } from "../protocol/supervisor-control.js";
+import { agentRunner, FreezeWatchdog } from "./freeze.js";
 import type { ClientLink, Multiplexer } from "./mux.js";
 import { ServiceTable } from "./services.js";
 import { ShellTable } from "./shells.js";
@@ -20,6 +21,7 @@ import { ShellTable } from "./shells.js";
 export class SupervisorControl {
   readonly shells: ShellTable;
   readonly services: ServiceTable;
+  readonly freezer: FreezeWatchdog;
   private recordWrite: Promise<void> = Promise.resolve();
   private written = { service_count: 0, running_count: 0 };
 
@@ -31,6 +33,7 @@ export class SupervisorControl {
   ) {
     this.shells = new ShellTable(mux, workspaceId, capabilities);
     this.services = new ServiceTable(mux, workspaceId, () => this.mirrorCounts());
+    this.freezer = new FreezeWatchdog(agentRunner(mux, workspaceId), workspaceId);
   }
 
   /** The mux's ControlHandler: true when the frame was a control request (answered later). */
@@ -62,14 +65,18 @@ export class SupervisorControl {
       );
       return true;
     }
-    this.dispatch(type, body).then(
+    this.dispatch(client, type, body).then(
       (result) => this.send(client, requestId, result),
       (error: unknown) => this.send(client, requestId, undefined, toPyroError(error)),
     );
     return true;
   }
 
-  private async dispatch(type: ControlRequestType, body: Record<string, unknown>): Promise<object> {
+  private async dispatch(
+    client: ClientLink,
+    type: ControlRequestType,
+    body: Record<string, unknown>,
+  ): Promise<object> {
     switch (type) {
       case "shell_open":
         return this.shells.open(body);
@@ -95,6 +102,10 @@ export class SupervisorControl {
         return this.services.logs(body);
       case "service_stop":
         return this.services.stop(body);
+      case "freeze":
+        return this.freezer.freeze(client, body);
+      case "thaw":
+        return this.freezer.thaw(client, body);
     }
   }
 

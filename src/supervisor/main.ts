@@ -14,7 +14,9 @@ import { resolvePaths } from "../core/paths.js";
 import { launchVm } from "../core/vm-launch.js";
 import { workspaceFiles } from "../core/workspace/layout.js";
 import { readRecord, updateRecord } from "../core/workspace/record.js";
-import { expireWorkspace } from "../core/workspace/lifecycle.js";
+import { expireWorkspace, LOCK_TOKEN_ENV } from "../core/workspace/lifecycle.js";
+import { inheritLock } from "../core/lock.js";
+import { stopWorkspaceProcesses, supervisorClaimAddress } from "../core/workspace/processes.js";
 import { serialTail } from "../runtime/qemu/vm.js";
 import { Multiplexer } from "./mux.js";
 import { SupervisorControl } from "./control.js";
@@ -28,7 +30,15 @@ async function main(): Promise<void> {
   process.env.PYRO_STATE_DIR = stateDir;
   const paths = resolvePaths();
   const files = workspaceFiles(paths, workspaceId);
+  // One supervisor per workspace: a second one (a race the lock should prevent) stops here,
+  // before it touches the record, the pid file or the disks.
+  await claimWorkspace(supervisorClaimAddress(paths, workspaceId));
+  const token = process.env[LOCK_TOKEN_ENV];
+  if (token) inheritLock(files.lock, token);
+  delete process.env[LOCK_TOKEN_ENV];
   const record = await readRecord(paths, workspaceId);
+  // A QEMU left by a supervisor that died without taking it along would hold the disks.
+  await stopWorkspaceProcesses(paths, workspaceId);
   await fs.writeFile(files.supervisorPid, String(process.pid));
 
   const environment = await ensureEnvironment(paths, record.environment);
@@ -123,6 +133,23 @@ async function main(): Promise<void> {
   setTimeout(() => void stop("expired"), Math.max(0, Math.min(expiresIn, 2 ** 31 - 1)));
   process.on("SIGTERM", () => void stop("signal"));
   process.on("SIGINT", () => void stop("signal"));
+}
+
+/** Bind the workspace's abstract socket: held while this process lives, freed by the kernel. */
+async function claimWorkspace(address: string): Promise<net.Server> {
+  const claim = net.createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    claim.once("error", (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === "EADDRINUSE"
+          ? new Error("another supervisor already runs for this workspace")
+          : error,
+      ),
+    );
+    claim.listen(address, resolve);
+  });
+  claim.unref();
+  return claim;
 }
 
 main().catch((error: unknown) => {

@@ -1,4 +1,6 @@
 import type net from "node:net";
+import { takeHandshakeRest } from "../protocol/client.js";
+import { CreditLimit } from "../protocol/flow.js";
 import { encodeFrame, FrameDecoder, type Frame } from "../protocol/frame.js";
 import { AGENT_VERSION, MESSAGE_TYPES as T, PROTOCOL_VERSION } from "../protocol/messages.js";
 
@@ -7,10 +9,16 @@ import { AGENT_VERSION, MESSAGE_TYPES as T, PROTOCOL_VERSION } from "../protocol
  * if it were the agent; request channels are renumbered onto the single agent connection and
  * replies routed back. A client that goes away has its running processes killed, so a killed CLI
  * never leaves an orphan command in the guest.
+ *
+ * Output is flow-controlled end to end: a client's exec carries its window and its `credit`
+ * frames pass through, so a slow client stops only its own processes in the guest. The
+ * supervisor keeps the same ledger of credit per routed channel; an agent that sends more than
+ * its client allowed breaks the protocol, so no client socket buffers more than its window.
  */
 interface Route {
   client: ClientLink;
   clientChannel: number;
+  credit: CreditLimit;
 }
 
 export interface ClientLink {
@@ -26,7 +34,7 @@ export class Multiplexer {
   private readonly routes = new Map<number, Route>();
   private nextAgentChannel = 1;
   private nextClientId = 1;
-  private readonly agentDecoder = new FrameDecoder();
+  private readonly agentDecoder: FrameDecoder;
   private readonly clients = new Set<ClientLink>();
 
   constructor(
@@ -35,6 +43,9 @@ export class Multiplexer {
     private readonly control: ControlHandler = () => false,
     private readonly onAgentBroken: (error: Error) => void = () => undefined,
   ) {
+    // Start exactly where the handshake stopped (a repeated hello answer may be half read).
+    const rest = takeHandshakeRest(agent);
+    this.agentDecoder = rest.decoder;
     agent.on("data", (data: Buffer) => {
       let frames: Frame[];
       try {
@@ -43,8 +54,18 @@ export class Multiplexer {
         this.onAgentBroken(error as Error);
         return;
       }
-      for (const frame of frames) this.fromAgent(frame);
+      this.fromAgentAll(frames);
     });
+    this.fromAgentAll(rest.frames);
+    agent.resume();
+  }
+
+  private fromAgentAll(frames: Frame[]): void {
+    try {
+      for (const frame of frames) this.fromAgent(frame);
+    } catch (error) {
+      this.onAgentBroken(error as Error);
+    }
   }
 
   get clientCount(): number {
@@ -88,6 +109,17 @@ export class Multiplexer {
   private fromClient(client: ClientLink, frame: Frame): void {
     if (frame.channel === 0) {
       if (frame.header.type === T.HELLO) {
+        if (frame.header.protocol !== PROTOCOL_VERSION) {
+          client.socket.write(
+            encodeFrame(0, {
+              type: T.ERROR,
+              code: "PROTOCOL_MISMATCH",
+              message: `supervisor speaks protocol ${PROTOCOL_VERSION}`,
+              protocol: PROTOCOL_VERSION,
+            }),
+          );
+          return;
+        }
         client.greeted = true;
         client.socket.write(
           encodeFrame(0, {
@@ -117,9 +149,30 @@ export class Multiplexer {
     if (!client.greeted) return;
     let agentChannel = client.channels.get(frame.channel);
     if (agentChannel === undefined) {
+      // stdin, credit or signals racing the exit of a finished channel: nothing to do.
+      if (frame.header.type !== T.EXEC) return;
+      const window = frame.header.window;
+      if (!isByteCount(window)) {
+        // Every routed stream must be flow-controlled, or one slow client could grow our memory.
+        client.socket.write(
+          encodeFrame(frame.channel, {
+            type: T.ERROR,
+            code: "BAD_REQUEST",
+            message: 'a channel opens with an exec that has a "window"',
+          }),
+        );
+        return;
+      }
       agentChannel = this.allocateAgentChannel();
       client.channels.set(frame.channel, agentChannel);
-      this.routes.set(agentChannel, { client, clientChannel: frame.channel });
+      this.routes.set(agentChannel, {
+        client,
+        clientChannel: frame.channel,
+        credit: new CreditLimit(window),
+      });
+    } else if (frame.header.type === T.CREDIT) {
+      const bytes = frame.header.bytes;
+      if (isByteCount(bytes)) this.routes.get(agentChannel)?.credit.grant(bytes);
     }
     this.agent.write(encodeFrame(agentChannel, frame.header, frame.payload));
   }
@@ -135,6 +188,9 @@ export class Multiplexer {
     }
     const route = this.routes.get(frame.channel);
     if (!route) return;
+    if (frame.header.type === T.STDOUT || frame.header.type === T.STDERR) {
+      route.credit.spend(frame.payload.length); // throws: the agent broke the protocol
+    }
     const last = frame.header.type === T.EXIT || frame.header.type === T.ERROR;
     if (last) {
       this.routes.delete(frame.channel);
@@ -152,4 +208,8 @@ export class Multiplexer {
       this.agent.write(encodeFrame(agentChannel, { type: T.SIGNAL, signal: "KILL" }));
     }
   }
+}
+
+function isByteCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }

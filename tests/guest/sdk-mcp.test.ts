@@ -94,9 +94,17 @@ describe("SDK and MCP", () => {
       expect((await call("workspace_exec", { workspace_id: id, command: "ls -A" })).stdout).toBe("");
       expect((await call("workspace_exec", { workspace_id: id, command: "echo one > a.txt" })).exit_code).toBe(0);
       const snap = await call("snapshot_create", { workspace_id: id, snapshot_name: "one" });
-      expect(snap.snapshot).toMatchObject({ kind: "named", entry_count: 1, bytes_written: 4 });
+      // Every kind is measured from the filesystem's counters: the live snapshot is the empty
+      // baseline plus one entry and one 4 KiB block.
       const listed = await call("snapshot_list", { workspace_id: id });
-      expect((listed.snapshots as unknown[])[0]).toMatchObject({ kind: "baseline", entry_count: 0, bytes_written: 0 });
+      const baseline = (listed.snapshots as { entry_count: number; bytes_written: number }[])[0];
+      expect(baseline).toMatchObject({ kind: "baseline", entry_count: 0 });
+      expect(baseline?.bytes_written).toBeGreaterThan(0);
+      expect(snap.snapshot).toMatchObject({
+        kind: "named",
+        entry_count: 1,
+        bytes_written: (baseline?.bytes_written ?? 0) + 4096,
+      });
       await call("workspace_exec", { workspace_id: id, command: "echo two > a.txt" });
       const reset = await call("workspace_reset", { workspace_id: id, snapshot: "one" });
       expect(reset.reset_count).toBe(1);
@@ -113,6 +121,35 @@ describe("SDK and MCP", () => {
       if (id) await call("workspace_delete", { workspace_id: id });
       await client.close();
     }
+  });
+
+  it("mcp: the advanced VM lifecycle through the tools: create, start, status, network, exec, reap", async () => {
+    const client = await mcpClient();
+    const call = async (name: string, args: Record<string, unknown>) => {
+      const result = await client.callTool({ name, arguments: args }, undefined, { timeout: 300_000 });
+      if (result.isError) throw new Error(`${name}: ${JSON.stringify(result.content)}`);
+      return result.structuredContent as Record<string, unknown>;
+    };
+    let vmId: string | undefined;
+    try {
+      const created = await call("vm_create", { environment: "debian:12", ttl_seconds: 600 });
+      vmId = created.vm_id as string;
+      expect(created).toMatchObject({ state: "created", network: false });
+      expect(await call("vm_start", { vm_id: vmId })).toMatchObject({ state: "started", execution_mode: "guest_agent" });
+      expect(await call("vm_status", { vm_id: vmId })).toMatchObject({ vm_id: vmId, state: "started" });
+      expect(await call("vm_network_info", { vm_id: vmId })).toMatchObject({ mode: "none", guest_ip: null });
+      const ran = await call("vm_exec", { vm_id: vmId, command: "cat /proc/1/comm; exit 5" });
+      expect(ran).toMatchObject({ vm_id: vmId, exit_code: 5, deleted: true, execution_mode: "guest_agent" });
+      const gone = await client.callTool({ name: "vm_status", arguments: { vm_id: vmId } });
+      expect(gone.isError).toBe(true);
+      expect(JSON.stringify(gone.content)).toContain("VM_NOT_FOUND");
+      vmId = undefined;
+      expect(await call("vm_reap_expired", {})).toMatchObject({ vms: expect.any(Array), workspaces: expect.any(Array) });
+    } finally {
+      if (vmId) await client.callTool({ name: "vm_delete", arguments: { vm_id: vmId } });
+      await client.close();
+    }
+    expect(qemuProcesses(stateDir())).toEqual([]);
   });
 
   it("sdk: the advanced VM lifecycle: create, start, network info, stop, exec (which deletes the VM)", async () => {

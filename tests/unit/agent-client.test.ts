@@ -5,7 +5,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { PyroError } from "../../src/core/errors.js";
-import { AgentConnection } from "../../src/protocol/client.js";
+import { AgentConnection, type AgentConnectionOptions } from "../../src/protocol/client.js";
+import { DEFAULT_WINDOW_BYTES } from "../../src/protocol/messages.js";
 import { AGENT } from "../support/paths.js";
 
 /**
@@ -17,7 +18,11 @@ afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup();
 });
 
-async function startAgent(): Promise<AgentConnection> {
+async function startAgent(options: AgentConnectionOptions = {}): Promise<AgentConnection> {
+  return (await startAgentProcess(options)).connection;
+}
+
+async function startAgentProcess(options: AgentConnectionOptions = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), "pyro-agent-"));
   const socketPath = path.join(dir, "agent.sock");
   const server = net.createServer();
@@ -29,10 +34,13 @@ async function startAgent(): Promise<AgentConnection> {
     server.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const [connection] = await AgentConnection.open(await accepted, 5000);
+  const socket = await accepted;
+  const [connection] = await AgentConnection.open(socket, 5000, options);
   cleanups.push(() => connection.close());
-  return connection;
+  return { connection, socket, child };
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function collect(connection: AgentConnection, argv: string[], extra: object = {}) {
   let stdout = "";
@@ -123,5 +131,65 @@ describe("agent client against the real agent", () => {
     expect((await handle.result).exitCode).toBe(0);
     expect(size).toBe(6_000_000);
     expect(ok).toBe(true);
+  });
+
+  it("agent: a slow consumer holds the guest back; the host holds at most one window", async () => {
+    const { connection, socket } = await startAgentProcess();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let handled = 0;
+    const handle = connection.exec(
+      { argv: ["yes"] },
+      {
+        onStdout: async (chunk) => {
+          handled += chunk.length;
+          await held; // a reader that stopped reading
+        },
+      },
+    );
+    await sleep(800);
+    const whileHeld = socket.bytesRead;
+    await sleep(400);
+    // `yes` writes as fast as it can, yet nothing more arrives: it is blocked on its pipe.
+    expect(socket.bytesRead).toBe(whileHeld);
+    expect(whileHeld).toBeLessThanOrEqual(DEFAULT_WINDOW_BYTES + 64 * 1024);
+    expect(handled).toBeLessThanOrEqual(64 * 1024);
+    release();
+    await sleep(300);
+    expect(socket.bytesRead).toBeGreaterThan(whileHeld + DEFAULT_WINDOW_BYTES); // flows again
+    handle.signal("KILL");
+    expect((await handle.result).signal).toBe("KILL");
+  });
+
+  it("agent: output held back by a slow consumer all arrives before the exit", async () => {
+    const agent = await startAgent({ graceMs: 300 });
+    let size = 0;
+    const handle = agent.exec(
+      // Less than one window: the command finishes at once, its output waits on the host.
+      { argv: ["/bin/sh", "-c", "head -c 900000 /dev/zero"], timeoutMs: 200 },
+      {
+        onStdout: async (chunk) => {
+          await sleep(60); // ~0.8 s in all: past the timeout plus grace, but the host's doing
+          size += chunk.length;
+        },
+      },
+    );
+    const result = await handle.result;
+    expect(result.exitCode).toBe(0);
+    expect(size).toBe(900_000);
+  });
+
+  it("agent: a frozen agent gives GUEST_UNRESPONSIVE at the timeout plus grace", async () => {
+    const { connection, child } = await startAgentProcess({ graceMs: 400, workspaceId: "ws1" });
+    child.kill("SIGSTOP"); // a guest that stops answering (a fork bomb, say)
+    const started = Date.now();
+    const handle = connection.exec({ argv: ["echo", "hi"], timeoutMs: 300 });
+    await expect(handle.result).rejects.toMatchObject({
+      code: "GUEST_UNRESPONSIVE",
+      hint: expect.stringContaining("pyro workspace reset ws1") as unknown,
+    });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(650);
+    expect(Date.now() - started).toBeLessThan(3000);
+    child.kill("SIGCONT");
   });
 });

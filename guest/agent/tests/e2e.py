@@ -200,6 +200,71 @@ def pty_tests(h):
     expect_error(57, "BAD_REQUEST", "resize without rows")
 
 
+def recv_quiet(h, seconds):
+    """The next frame, or None if the agent stays silent for `seconds`."""
+    h.sock.settimeout(seconds)
+    try:
+        return h.recv()
+    except socket.timeout:
+        return None
+    finally:
+        h.sock.settimeout(10)
+
+
+def flow_tests(h):
+    # A channel's output stops at its credit: the child blocks on write, and the agent sends
+    # nothing more (not even exit) until the host grants more.
+    total = 3_000_000
+    h.send(70, {"type": "exec", "argv": ["/bin/sh", "-c", f"head -c {total} /dev/zero | tr '\\0' b"],
+                "window": 100_000})
+    got, end = bytearray(), None
+    check("started", h.recv_on(70)[0]["type"] == "started")
+    while len(got) < 100_000:
+        hd, p = h.recv_on(70)
+        assert hd["type"] == "stdout", hd
+        got += p
+    check("output stops at the window", len(got) == 100_000 and recv_quiet(h, 0.7) is None, len(got))
+    while end is None:
+        h.send(70, {"type": "credit", "bytes": 250_000})
+        frame = recv_quiet(h, 5)
+        while frame is not None:
+            ch, hd, p = frame
+            assert ch == 70, (ch, hd)
+            if hd["type"] == "exit":
+                end = hd
+                break
+            got += p
+            frame = recv_quiet(h, 0.3)
+    check("credit delivers the rest, then exit", got == b"b" * total and end["exit_code"] == 0,
+          (len(got), end))
+
+    # KILL ends a channel that is out of credit: exit comes without waiting for a grant.
+    h.send(75, {"type": "exec", "argv": ["yes"], "window": 1000})
+    check("started", h.recv_on(75)[0]["type"] == "started")
+    got = 0
+    while got < 1000:
+        hd, p = h.recv_on(75)
+        got += len(p)
+    h.send(75, {"type": "signal", "signal": "KILL"})
+    hd, _ = h.recv_on(75)
+    check("KILL without credit -> exit", hd["type"] == "exit" and hd["signal"] == "KILL", hd)
+
+    # Credit abuse: a grant over the cap is clamped (output still flows); bad grants fail the
+    # channel and kill its process.
+    r = h.run(71, {"argv": ["/bin/sh", "-c", "echo ok"], "window": 2**53 - 1})
+    check("huge window is clamped", r["stdout"] == b"ok\n" and r["end"]["exit_code"] == 0, r)
+    h.send(72, {"type": "exec", "argv": ["sleep", "30"], "window": 10})
+    h.recv_on(72)
+    h.send(72, {"type": "credit", "bytes": -5})
+    hd, _ = h.recv_on(72)
+    check("negative credit -> BAD_REQUEST", hd["type"] == "error" and hd["code"] == "BAD_REQUEST", hd)
+    h.send(73, {"type": "exec", "argv": ["true"], "window": "lots"})
+    hd, _ = h.recv_on(73)
+    check("bad window -> BAD_REQUEST", hd["type"] == "error" and hd["code"] == "BAD_REQUEST", hd)
+    h.send(74, {"type": "credit", "bytes": 5})  # no such channel: dropped, like stdin
+    check("credit on an unknown channel is dropped", recv_quiet(h, 0.3) is None)
+
+
 def main(agent):
     h = Host(agent)
 
@@ -207,13 +272,13 @@ def main(agent):
     h.send(0, {"type": "ping"})
     hd, _ = h.recv_on(0)
     check("request before hello is refused", hd["type"] == "error" and hd["code"] == "BAD_REQUEST", hd)
-    h.send(0, {"type": "hello", "protocol": 2, "host_version": "9.9.9"})
+    h.send(0, {"type": "hello", "protocol": 1, "host_version": "9.9.9"})
     hd, _ = h.recv_on(0)
     check("protocol mismatch", hd["type"] == "error" and hd["code"] == "PROTOCOL_MISMATCH", hd)
 
-    h.send(0, {"type": "hello", "protocol": 1, "host_version": "2.8.0"})
+    h.send(0, {"type": "hello", "protocol": 2, "host_version": "2.8.0"})
     hd, _ = h.recv_on(0)
-    check("hello", hd == {"type": "hello", "protocol": 1, "agent_version": "2.8.0", "capabilities": ["exec", "pty"]}, hd)
+    check("hello", hd == {"type": "hello", "protocol": 2, "agent_version": "2.8.0", "capabilities": ["exec", "pty"]}, hd)
     h.send(0, {"type": "ping"})
     check("ping/pong", h.recv_on(0)[0] == {"type": "pong"})
 
@@ -235,6 +300,8 @@ def main(agent):
     r = h.run(3, {"argv": ["/bin/sh", "-c", "head -c 5000000 /dev/zero | tr '\\0' a"]})
     check("5 MB of output intact", r["stdout"] == b"a" * 5000000 and r["end"]["exit_code"] == 0,
           (len(r["stdout"]), r["end"]))
+
+    flow_tests(h)
 
     r = h.run(4, {"argv": ["cat"], "stdin": True}, [b"hello ", b"world\n", b""])
     check("stdin forwarding", r["stdout"] == b"hello world\n" and r["end"]["exit_code"] == 0, r)
@@ -366,7 +433,7 @@ def main(agent):
 
     # EOF: the agent exits 0 and takes its children with it.
     h = Host(agent)
-    h.send(0, {"type": "hello", "protocol": 1, "host_version": "2.8.0"})
+    h.send(0, {"type": "hello", "protocol": 2, "host_version": "2.8.0"})
     h.recv_on(0)
     h.send(1, {"type": "exec", "argv": ["sleep", "30"]})
     pid = h.recv_on(1)[0]["pid"]
@@ -377,7 +444,7 @@ def main(agent):
 
     # shutdown when not PID 1: kill children, exit 0.
     h = Host(agent)
-    h.send(0, {"type": "hello", "protocol": 1, "host_version": "2.8.0"})
+    h.send(0, {"type": "hello", "protocol": 2, "host_version": "2.8.0"})
     h.recv_on(0)
     h.send(1, {"type": "exec", "argv": ["sleep", "30"]})
     h.recv_on(1)

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../flow.h"
 #include "../frame.h"
 #include "../json.h"
 #include "../protocol.h"
@@ -370,6 +371,51 @@ static void test_roundtrip(void)
         ;
 }
 
+/* ---------- flow (output credit) ---------- */
+
+static void test_flow(void)
+{
+    struct flow f;
+
+    /* off: everything may be read, taking changes nothing */
+    flow_init(&f, 0, 0);
+    CHECK(flow_room(&f, 65536) == 65536);
+    flow_take(&f, 65536);
+    CHECK(flow_room(&f, 65536) == 65536);
+
+    /* on: reads are cut to the credit, then stop until the host grants more */
+    flow_init(&f, 1, 100000);
+    CHECK(flow_room(&f, 65536) == 65536);
+    flow_take(&f, 65536);
+    CHECK(flow_room(&f, 65536) == 100000 - 65536);
+    flow_take(&f, 100000 - 65536);
+    CHECK(flow_room(&f, 65536) == 0);
+    CHECK(flow_room(&f, 1) == 0);
+    flow_grant(&f, 10);
+    CHECK(flow_room(&f, 65536) == 10);
+
+    /* a window of 0 sends nothing until the first credit */
+    flow_init(&f, 1, 0);
+    CHECK(flow_room(&f, 1) == 0);
+
+    /* credit abuse: huge or repeated grants never exceed the cap, and never wrap around */
+    flow_init(&f, 1, UINT64_MAX);
+    CHECK(f.credit == PYRO_MAX_WINDOW_BYTES);
+    flow_grant(&f, UINT64_MAX);
+    CHECK(f.credit == PYRO_MAX_WINDOW_BYTES);
+    for (int i = 0; i < 1000; i++)
+        flow_grant(&f, PYRO_MAX_WINDOW_BYTES / 2);
+    CHECK(f.credit == PYRO_MAX_WINDOW_BYTES);
+    flow_take(&f, 1);
+    flow_grant(&f, 5);
+    CHECK(f.credit == PYRO_MAX_WINDOW_BYTES);
+
+    /* taking more than the credit (never done by the agent) cannot underflow */
+    flow_init(&f, 1, 3);
+    flow_take(&f, 10);
+    CHECK(f.credit == 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--write-golden")) {
@@ -384,6 +430,7 @@ int main(int argc, char **argv)
     test_json_writer();
     test_prefix_limits();
     test_roundtrip();
+    test_flow();
     test_golden(golden_dir, 0);
     printf("unit: %d checks, %d failures\n", checks, failures);
     return failures != 0;

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { PyroError } from "../../core/errors.js";
 import { DEFAULT_ENVIRONMENT } from "../../environments/catalog.js";
 import type { CliContext } from "../context.js";
-import { printJson } from "../output.js";
+import { printJson, printLines } from "../output.js";
 
 const DEMO_COMMAND = "uname -sr && git --version && echo hello from the guest";
 
@@ -22,7 +22,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
     .action(async (flags: { json?: boolean }) =>
       ctx.run(flags.json, async () => {
         const manager = ctx.manager();
-        const say = (line: string) => (flags.json ? undefined : process.stderr.write(`${line}\n`));
+        const say = (line: string) => (flags.json ? undefined : printLines(process.stderr, line));
         const env = await manager.inspectEnvironment(DEFAULT_ENVIRONMENT);
         if (!env.installed) {
           throw new PyroError(

@@ -1,154 +1,136 @@
+import { createReadStream } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
-import * as tar from "tar";
+import type { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
 import { PyroError } from "../errors.js";
+import { StagedWriter } from "../archive/staged-writer.js";
+import { decodeName, TarReader, type TarMember, type TarSink } from "../archive/tar-reader.js";
+import { TreePolicy, type TreeCounts } from "../archive/tree-policy.js";
 
 /**
- * Rules every archive or tree crossing the host/guest boundary must pass (seeds, sync pushes,
- * exports). Paths are relative, never climb with `..`, and links resolve inside the root. Only
- * regular files, directories, symlinks and hard links are accepted: no devices, FIFOs or sockets.
+ * Checks for every tree crossing the host/guest boundary (seeds, sync pushes, exports), built on
+ * one strict tar reader and one policy (src/core/archive): an allowlist of entry types, relative
+ * names, links resolved fully inside the root, and archives read to a clean end before they count.
  */
 export type ArtifactType = "file" | "directory" | "symlink";
-
-export function unsafe(message: string, hint: string): PyroError {
-  return new PyroError("UNSAFE_ARCHIVE", message, { hint });
-}
-
-/** Normalise an archive member name; throws when it is absolute or climbs out of the root. */
-export function safeMemberPath(name: string): string {
-  if (name.includes("\0"))
-    throw unsafe(`archive member name contains a NUL byte`, "Rebuild the archive.");
-  if (name.startsWith("/")) {
-    throw unsafe(
-      `archive member "${name}" has an absolute path`,
-      "Archives must hold relative paths only.",
-    );
-  }
-  const normalized = path.posix.normalize(name.replace(/\/+$/, "") || ".");
-  if (normalized === ".." || normalized.startsWith("../") || name.split("/").includes("..")) {
-    throw unsafe(
-      `archive member "${name}" climbs out of the root with ..`,
-      "Remove .. segments from the archive.",
-    );
-  }
-  return normalized;
-}
-
-/** A link target, resolved from the link's own directory, must stay inside the root. */
-export function checkLinkTarget(
-  memberPath: string,
-  target: string,
-  kind: "symlink" | "hard link",
-): void {
-  const resolved =
-    kind === "hard link"
-      ? path.posix.normalize(target)
-      : path.posix.normalize(path.posix.join(path.posix.dirname(memberPath), target));
-  if (target.startsWith("/") || resolved === ".." || resolved.startsWith("../")) {
-    throw unsafe(
-      `${kind} "${memberPath}" points outside the root (${target})`,
-      "Only links that stay inside the tree are accepted.",
-    );
-  }
-}
-
-export interface TreeStats {
-  entryCount: number;
-  bytes: number;
-}
-
-/** Walk a host directory with lstat and check every entry by the rules above. */
-export async function checkHostTree(root: string): Promise<TreeStats> {
-  const stats: TreeStats = { entryCount: 0, bytes: 0 };
-  const walk = async (dir: string): Promise<void> => {
-    for (const dirent of await fs.readdir(dir, { withFileTypes: true })) {
-      const full = path.join(dir, dirent.name);
-      const rel = path.relative(root, full);
-      const st = await fs.lstat(full);
-      stats.entryCount += 1;
-      if (st.isDirectory()) {
-        await walk(full);
-      } else if (st.isFile()) {
-        stats.bytes += st.size;
-      } else if (st.isSymbolicLink()) {
-        checkLinkTarget(rel.split(path.sep).join("/"), await fs.readlink(full), "symlink");
-      } else {
-        throw unsafe(
-          `"${rel}" is a device, FIFO or socket`,
-          "Only regular files, directories and symlinks can be copied into a workspace.",
-        );
-      }
-    }
-  };
-  await walk(root);
-  return stats;
-}
-
-const ALLOWED_TYPES = new Set([
-  "File",
-  "OldFile",
-  "ContiguousFile",
-  "Directory",
-  "SymbolicLink",
-  "Link",
-]);
-const METADATA_TYPES = new Set([
-  "ExtendedHeader",
-  "GlobalExtendedHeader",
-  "NextFileHasLongPath",
-  "NextFileHasLongLinkpath",
-  "OldGnuLongPath",
-]);
-
-/** Check one tar entry; returns the normalised path. */
-export function checkTarEntry(
-  entryPath: string,
-  type: string,
-  linkpath: string | undefined,
-): string {
-  if (METADATA_TYPES.has(type)) return entryPath;
-  const member = safeMemberPath(entryPath);
-  if (!ALLOWED_TYPES.has(type)) {
-    throw unsafe(
-      `archive member "${entryPath}" is a ${type}`,
-      "Devices, FIFOs and sockets are refused.",
-    );
-  }
-  if (type === "SymbolicLink") checkLinkTarget(member, linkpath ?? "", "symlink");
-  if (type === "Link") checkLinkTarget(member, safeMemberPath(linkpath ?? ""), "hard link");
-  return member;
-}
+export type TreeStats = TreeCounts;
+export { safeMemberPath, unsafe } from "../archive/tree-policy.js";
 
 export const isTarArchive = (file: string): boolean => /\.(tar|tar\.gz|tgz)$/i.test(file);
 
-/** Read a whole tar (or tar.gz) and check every entry before anything is written anywhere. */
-export async function checkTarFile(file: string): Promise<TreeStats> {
-  const stats: TreeStats = { entryCount: 0, bytes: 0 };
-  let problem: unknown;
+/** Read a tar or tar.gz file through a sink; gzip is recognised by its magic bytes, not its name. */
+export async function readTarFile(file: string, sink: TarSink): Promise<void> {
+  const magic = Buffer.alloc(2);
+  const handle = await fs.open(file, "r");
   try {
-    await tar.t({
-      file,
-      strict: true,
-      onReadEntry: (entry) => {
-        try {
-          checkTarEntry(entry.path, entry.type, entry.linkpath);
-          if (entry.path.replace(/\/+$/, "") !== "." && entry.path !== "./") {
-            stats.entryCount += 1;
-            stats.bytes +=
-              entry.type === "File" || entry.type === "OldFile" ? (entry.size ?? 0) : 0;
-          }
-        } catch (error) {
-          problem ??= error;
-        }
-        entry.resume();
-      },
-    });
-  } catch (error) {
-    throw unsafe(
-      `archive ${file} is corrupt or truncated: ${(error as Error).message}`,
-      "Check the file, or rebuild it with `tar -czf`.",
-    );
+    await handle.read(magic, 0, 2, 0);
+  } finally {
+    await handle.close();
   }
-  if (problem) throw problem;
-  return stats;
+  const raw = createReadStream(file);
+  let stream: Readable = raw;
+  if (magic[0] === 0x1f && magic[1] === 0x8b) {
+    const gunzip = createGunzip();
+    raw.on("error", (error) => gunzip.destroy(error));
+    stream = raw.pipe(gunzip);
+  }
+  await readTarStream(stream, sink);
+}
+
+/** Feed a byte stream to a sink, then insist on a clean end of archive. */
+export async function readTarStream(stream: AsyncIterable<unknown>, sink: TarSink): Promise<void> {
+  const reader = new TarReader(sink);
+  try {
+    for await (const chunk of stream) await reader.push(chunk as Buffer);
+  } catch (error) {
+    rethrowRead(error);
+  }
+  reader.end();
+}
+
+function rethrowRead(error: unknown): never {
+  if (error instanceof PyroError) throw error;
+  throw corruptArchive((error as Error).message);
+}
+
+function corruptArchive(detail: string): PyroError {
+  return new PyroError("ARCHIVE_CORRUPT", `the archive is corrupt or truncated: ${detail}`, {
+    hint: "Check the file, or rebuild it with `tar -czf`.",
+  });
+}
+
+/** A sink that only checks: nothing is written. */
+class CheckOnly implements TarSink {
+  constructor(readonly policy: TreePolicy) {}
+  member(member: TarMember): void {
+    this.policy.add(member.path, member.kind, member.linkTarget, member.typeflag, member.realSize);
+  }
+  data(): void {}
+  memberEnd(): void {}
+}
+
+/** Read a whole tar (or tar.gz) and check every entry; writes nothing. */
+export async function checkTarFile(file: string): Promise<TreeStats> {
+  const sink = new CheckOnly(new TreePolicy());
+  await readTarFile(file, sink);
+  return sink.policy.finish();
+}
+
+/**
+ * Unpack a tar (or tar.gz) into `dir` (a private, empty staging directory) with pyro's own
+ * writes. Throws on the first problem; the caller then removes `dir`, so nothing is half-applied.
+ */
+export async function extractTarFile(file: string, dir: string): Promise<TreeStats> {
+  const writer = new StagedWriter(dir, new TreePolicy());
+  try {
+    await readTarFile(file, writer);
+    return await writer.finish();
+  } finally {
+    await writer.abort();
+  }
+}
+
+/**
+ * Walk a host directory with lstat and check every entry by the same policy. Names are read as
+ * bytes so a non-UTF-8 name is refused by name instead of failing later as an unreadable path.
+ */
+export async function checkHostTree(root: string): Promise<TreeStats> {
+  const policy = new TreePolicy(".", "directory");
+  const walk = async (dir: Buffer, rel: string): Promise<void> => {
+    const names = await fs.readdir(dir, { encoding: "buffer" });
+    for (const raw of names) {
+      const name = decodeName(raw, `name in ${path.join(root, rel)} ("${raw.toString("latin1")}")`);
+      const childRel = rel === "" ? name : `${rel}/${name}`;
+      const full = Buffer.concat([dir, Buffer.from("/"), raw]);
+      const st = await fs.lstat(full);
+      if (st.isDirectory()) {
+        policy.add(childRel, "directory", "");
+        await walk(full, childRel);
+      } else if (st.isFile()) {
+        policy.add(childRel, "file", "", "0", st.size);
+      } else if (st.isSymbolicLink()) {
+        const target = await fs.readlink(full, { encoding: "buffer" });
+        policy.add(childRel, "symlink", decodeName(target, `link target of "${childRel}"`));
+      } else {
+        const typeflag = st.isFIFO()
+          ? "6"
+          : st.isCharacterDevice()
+            ? "3"
+            : st.isBlockDevice()
+              ? "4"
+              : "s";
+        try {
+          policy.add(childRel, "other", "", typeflag);
+        } catch (error) {
+          if (typeflag !== "s") throw error;
+          throw new PyroError("UNSAFE_ARCHIVE", `directory member "${childRel}" is a socket`, {
+            hint: "Only regular files, directories, symlinks and hard links are accepted.",
+          });
+        }
+      }
+    }
+  };
+  await walk(Buffer.from(root), "");
+  return policy.finish();
 }

@@ -5,7 +5,7 @@ import type { PyroPaths } from "../paths.js";
 import { captureOutput } from "../capture.js";
 import { checkCommand, checkRange } from "../validate.js";
 import { WORKSPACE_GUEST_PATH, workspaceFiles } from "./layout.js";
-import { connectWorkspace } from "./lifecycle.js";
+import { connectWorkspace, explainLostConnection } from "./lifecycle.js";
 import { readRecord, updateRecord } from "./record.js";
 
 /** Output kept per stream in each journal entry (the exec result itself keeps up to 16 MiB). */
@@ -14,8 +14,9 @@ export const JOURNAL_OUTPUT_BYTES = 64 * 1024;
 export interface ExecWorkspaceOptions {
   command: string;
   timeoutSeconds?: number;
-  onStdout?: (chunk: Buffer) => void;
-  onStderr?: (chunk: Buffer) => void;
+  /** Streamed output; a returned promise holds the guest back until it resolves. */
+  onStdout?: (chunk: Buffer) => unknown;
+  onStderr?: (chunk: Buffer) => unknown;
 }
 
 export interface JournalEntry {
@@ -48,6 +49,7 @@ export async function execWorkspace(
     "timeoutSeconds",
     options.timeoutSeconds ?? DEFAULTS.timeoutSeconds,
   );
+  const startedResetCount = (await readRecord(paths, workspaceId)).reset_count;
   const agent = await connectWorkspace(paths, workspaceId);
   const { stdout, stderr, handlers } = captureOutput(options);
   const startedAt = new Date();
@@ -62,6 +64,9 @@ export async function execWorkspace(
       },
       handlers,
     ).result;
+  } catch (error) {
+    // A reset or delete that stopped the VM under this command says so, instead of "crashed".
+    throw await explainLostConnection(paths, workspaceId, error, startedResetCount);
   } finally {
     agent.close();
   }

@@ -10,7 +10,11 @@ import type { PyroPaths } from "../paths.js";
  *   root.qcow2         the VM root: an overlay on the environment image (thrown away by reset)
  *   supervisor.pid     pid of the host supervisor that owns QEMU and multiplexes clients
  *   supervisor.sock    where clients connect; speaks the agent protocol
+ *   stop-reason.json   why the VM was last stopped on purpose (reset, delete, expiry)
  *   vm/                QEMU sockets and the guest serial log
+ * The workspace lock (<state>/workspaces/.locks/<id>) is held by create from before the folder
+ * exists until the VM is up, so a folder without a record and without a live lock holder is
+ * the remains of a killed create.
  */
 export const WORKSPACE_GUEST_PATH = "/workspace";
 export const BASELINE_GUEST_PATH = "/run/pyro/baseline";
@@ -30,6 +34,7 @@ export interface WorkspaceFiles {
   supervisorPid: string;
   supervisorSocket: string;
   supervisorLog: string;
+  stopReason: string;
   vmDir: string;
 }
 
@@ -47,6 +52,7 @@ export function workspaceFiles(paths: PyroPaths, workspaceId: string): Workspace
     supervisorPid: path.join(dir, "supervisor.pid"),
     supervisorSocket: path.join(dir, "supervisor.sock"),
     supervisorLog: path.join(dir, "supervisor.log"),
+    stopReason: path.join(dir, "stop-reason.json"),
     vmDir: path.join(dir, "vm"),
   };
 }

@@ -10,7 +10,10 @@ import { AgentConnection, greet } from "../../protocol/client.js";
 import { catalogEntry } from "../../environments/catalog.js";
 import { ensureEnvironment } from "../environments.js";
 import { PyroError } from "../errors.js";
-import { readPidFile } from "../fs.js";
+import { faultPoint } from "../fault.js";
+import { pathExists } from "../fs.js";
+import { liveLockHolder, type LockHolder, type LockOptions } from "../lock.js";
+import { bootTimeoutMs } from "../vm-launch.js";
 import { packageRoot, type PyroPaths } from "../paths.js";
 import { checkRange } from "../validate.js";
 import {
@@ -20,8 +23,11 @@ import {
   WORKSPACE_ID_PATTERN,
 } from "./layout.js";
 import {
+  checkWorkspaceId,
+  LIFECYCLE_OPERATIONS,
   readRecord,
   RECORD_SCHEMA_VERSION,
+  WORKSPACE_LOCK_HOLD_MS,
   withWorkspaceLock,
   writeRecord,
   type WorkspaceRecord,
@@ -29,6 +35,13 @@ import {
 import { buildBaseline } from "./seed.js";
 import { createOverlay } from "../../runtime/qemu/img.js";
 import { markBaseline } from "./snapshots.js";
+import { imageUsage } from "./offline-usage.js";
+import {
+  readStopReason,
+  stopWorkspaceProcesses,
+  supervisorPid,
+  writeStopReason,
+} from "./processes.js";
 
 export interface CreateWorkspaceOptions {
   environment: string;
@@ -53,10 +66,43 @@ function supervisorScript(): string {
     : path.join(packageRoot(), "dist", "src", "supervisor", "main.js");
 }
 
+/** How long create may hold the workspace lock: seeding a large tree plus a slow boot. */
+const CREATE_HOLD_MS = 60 * 60_000;
+
+/** How long the CLI waits for a supervisor to report the VM up (its own boot deadline plus a margin). */
+export function supervisorStartMs(): number {
+  return bootTimeoutMs() + 120_000;
+}
+
+/**
+ * Lock options for reset and delete: they wait for each other and for create (serialize), and
+ * preempt anything else that keeps the lock (a hung snapshot, a stuck guest call) by stopping the
+ * VM, so the holder fails fast and lets go. Reset and delete always win.
+ */
+export function lifecycleLock(
+  paths: PyroPaths,
+  workspaceId: string,
+  operation: "reset" | "delete",
+): Omit<LockOptions, "what"> {
+  const holdMs = operation === "reset" ? supervisorStartMs() + 60_000 : 60_000;
+  return {
+    operation,
+    holdMs,
+    timeoutMs: Math.max(WORKSPACE_LOCK_HOLD_MS, supervisorStartMs() + 60_000) + 60_000,
+    onBusy: async (holder) => {
+      if (LIFECYCLE_OPERATIONS.includes(holder.operation)) return;
+      const record = await readRecord(paths, workspaceId).catch(() => undefined);
+      await writeStopReason(paths, workspaceId, operation, record?.reset_count ?? 0);
+      await stopWorkspaceProcesses(paths, workspaceId);
+    },
+  };
+}
+
 /**
  * Create and start a workspace: build the baseline from the seed, put the /workspace overlay on
- * it, start the supervisor that boots the VM, and wait until the agent answers. If anything fails
- * the folder is removed: a failed create leaves nothing behind.
+ * it, start the supervisor that boots the VM, and wait until the agent answers. The workspace
+ * lock is held from before the folder exists until the VM is up, so list and delete can tell a
+ * create in progress from the remains of a killed one. If anything fails the folder is removed.
  */
 export async function createWorkspace(
   paths: PyroPaths,
@@ -71,68 +117,88 @@ export async function createWorkspace(
 
   const workspaceId = randomBytes(6).toString("hex");
   const files = workspaceFiles(paths, workspaceId);
-  await fs.mkdir(files.dir, { recursive: true });
-  try {
-    const staging = path.join(files.dir, "seed-staging");
-    const seed = await buildBaseline(options.seedPath, staging, files.baseline);
-    await fs.rm(staging, { recursive: true, force: true });
-    await fs.chmod(files.baseline, 0o444);
-    await createOverlay(files.baseline, files.workspaceDisk);
-    const now = new Date();
-    await markBaseline(paths, workspaceId, {
-      created_at: now.toISOString(),
-      entry_count: seed.entry_count,
-      bytes_written: seed.bytes_written,
-    });
-    const record: WorkspaceRecord = {
-      schema_version: RECORD_SCHEMA_VERSION,
-      workspace_id: workspaceId,
-      environment: options.environment,
-      state: "starting",
-      created_at: now.toISOString(),
-      expires_at: new Date(now.getTime() + ttlSeconds * 1000).toISOString(),
-      ttl_seconds: ttlSeconds,
-      vcpu_count: vcpuCount,
-      mem_mib: memMib,
-      network: options.network ?? false,
-      workspace_path: WORKSPACE_GUEST_PATH,
-      workspace_seed: seed,
-      command_count: 0,
-      reset_count: 0,
-      last_reset_at: null,
-      last_error: null,
-      execution_mode: "guest_agent",
-      accelerator: null,
-      service_count: 0,
-      running_service_count: 0,
-    };
-    await writeRecord(paths, record);
-    await startSupervisor(paths, workspaceId);
-    return await readRecord(paths, workspaceId);
-  } catch (error) {
-    await stopSupervisor(paths, workspaceId);
-    await fs.rm(files.dir, { recursive: true, force: true });
-    throw error;
-  }
+  await withWorkspaceLock(
+    paths,
+    workspaceId,
+    async (holder) => {
+      await fs.mkdir(files.dir, { recursive: true });
+      try {
+        const staging = path.join(files.dir, "seed-staging");
+        const seed = await buildBaseline(options.seedPath, staging, files.baseline);
+        await fs.rm(staging, { recursive: true, force: true });
+        await fs.chmod(files.baseline, 0o444);
+        await createOverlay(files.baseline, files.workspaceDisk);
+        const now = new Date();
+        // Measured like every snapshot: from the filesystem's own counters.
+        const usage = await imageUsage(files.baseline);
+        await markBaseline(paths, workspaceId, {
+          created_at: now.toISOString(),
+          entry_count: usage.entry_count,
+          bytes_written: usage.used_bytes,
+        });
+        await faultPoint("create:baseline-done");
+        const record: WorkspaceRecord = {
+          schema_version: RECORD_SCHEMA_VERSION,
+          workspace_id: workspaceId,
+          environment: options.environment,
+          state: "starting",
+          created_at: now.toISOString(),
+          expires_at: new Date(now.getTime() + ttlSeconds * 1000).toISOString(),
+          ttl_seconds: ttlSeconds,
+          vcpu_count: vcpuCount,
+          mem_mib: memMib,
+          network: options.network ?? false,
+          workspace_path: WORKSPACE_GUEST_PATH,
+          workspace_seed: seed,
+          command_count: 0,
+          reset_count: 0,
+          last_reset_at: null,
+          last_error: null,
+          execution_mode: "guest_agent",
+          accelerator: null,
+          service_count: 0,
+          running_service_count: 0,
+        };
+        await writeRecord(paths, record);
+        await startSupervisor(paths, workspaceId, holder);
+        await faultPoint("create:supervisor-started", () => supervisorPid(paths, workspaceId));
+      } catch (error) {
+        await stopWorkspaceProcesses(paths, workspaceId);
+        await fs.rm(files.dir, { recursive: true, force: true });
+        throw error;
+      }
+    },
+    { operation: "create", holdMs: CREATE_HOLD_MS, timeoutMs: 0 },
+  );
+  // Outside the lock: status reads a live lock holder as "still starting".
+  return statusWorkspace(paths, workspaceId);
 }
 
-/** Start the detached supervisor and wait until it serves clients, or report why it died. */
-export async function startSupervisor(paths: PyroPaths, workspaceId: string): Promise<void> {
+/**
+ * Start the detached supervisor and wait until it serves clients, or report why it died. The
+ * caller holds the workspace lock and hands it to the supervisor (its token), which records the
+ * VM's state inside that lock.
+ */
+export async function startSupervisor(
+  paths: PyroPaths,
+  workspaceId: string,
+  lock: LockHolder,
+): Promise<void> {
   const files = workspaceFiles(paths, workspaceId);
   const log = openSync(files.supervisorLog, "a");
   const child = spawn(process.execPath, [supervisorScript(), paths.stateDir, workspaceId], {
     detached: true,
     stdio: ["ignore", log, log],
-    env: { ...process.env, PYRO_CACHE_DIR: paths.cacheDir },
+    env: { ...process.env, PYRO_CACHE_DIR: paths.cacheDir, [LOCK_TOKEN_ENV]: lock.token },
   });
   closeSync(log);
   let exited = false;
   child.once("exit", () => (exited = true));
   child.unref();
-  const deadline = Date.now() + 10 * 60_000;
+  const deadline = Date.now() + supervisorStartMs();
   for (;;) {
     const record = await readRecord(paths, workspaceId);
-    if (record.state === "started") return;
+    if (record.state === "started" && !exited) return;
     if (exited || record.state === "crashed") {
       const again = await readRecord(paths, workspaceId);
       const text = await fs.readFile(files.supervisorLog, "utf8").catch(() => "");
@@ -145,72 +211,56 @@ export async function startSupervisor(paths: PyroPaths, workspaceId: string): Pr
         },
       );
     }
-    if (Date.now() > deadline)
-      throw new PyroError("VM_BOOT_TIMEOUT", "workspace supervisor did not come up");
+    if (Date.now() > deadline) {
+      await stopWorkspaceProcesses(paths, workspaceId);
+      throw new PyroError("VM_BOOT_TIMEOUT", "workspace supervisor did not come up", {
+        hint: "Under software emulation a slow host may need PYRO_BOOT_TIMEOUT_SECONDS raised; run `pyro doctor`.",
+      });
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
-/** Pid of the workspace's live supervisor, or undefined. */
-export async function supervisorPid(
-  paths: PyroPaths,
-  workspaceId: string,
-): Promise<number | undefined> {
-  const pid = await readPidFile(workspaceFiles(paths, workspaceId).supervisorPid);
-  if (pid === undefined) return undefined;
-  const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-  return cmdline.includes("supervisor") && cmdline.includes(workspaceId) ? pid : undefined;
-}
+/** Environment variable that hands the workspace lock's token to the supervisor at boot. */
+export const LOCK_TOKEN_ENV = "PYRO_WORKSPACE_LOCK_TOKEN";
 
-/** Stop the supervisor (and with it QEMU) and wait until it is gone. */
+export { supervisorPid };
+
+/** Stop the supervisor, QEMU and anything else running for the workspace; wait until all are gone. */
 export async function stopSupervisor(paths: PyroPaths, workspaceId: string): Promise<void> {
-  const pid = await supervisorPid(paths, workspaceId);
-  if (pid === undefined) return;
-  try {
-    process.kill(pid, "SIGTERM");
-  } catch {
-    return;
-  }
-  const deadline = Date.now() + 10_000;
-  while ((await supervisorPid(paths, workspaceId)) !== undefined) {
-    if (Date.now() > deadline) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        /* already gone */
-      }
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  await stopWorkspaceProcesses(paths, workspaceId);
 }
 
-/** The record with its state checked against reality: a workspace whose supervisor died is crashed. */
+/**
+ * The record with its state checked against reality: with no live supervisor, a workspace is
+ * "starting" while a create or reset holds its lock, and "crashed" otherwise.
+ */
 export async function statusWorkspace(
   paths: PyroPaths,
   workspaceId: string,
 ): Promise<WorkspaceRecord> {
   const record = await readRecord(paths, workspaceId);
-  // "starting" with a supervisor that was started and is gone (a reset killed mid-way) is crashed too.
-  const supervisorWasStarted =
-    record.state === "started" ||
-    (record.state === "starting" &&
-      (await fs.stat(workspaceFiles(paths, workspaceId).supervisorPid).then(
-        () => true,
-        () => false,
-      )));
-  if (supervisorWasStarted && (await supervisorPid(paths, workspaceId)) === undefined) {
-    const tail = await fs
-      .readFile(path.join(workspaceFiles(paths, workspaceId).vmDir, "serial.log"), "utf8")
-      .catch(() => "");
+  if (record.state !== "started" && record.state !== "starting") return record;
+  const files = workspaceFiles(paths, workspaceId);
+  if ((await supervisorPid(paths, workspaceId)) !== undefined) return record;
+  const holder = await liveLockHolder(files.lock);
+  if (holder && (holder.operation === "create" || holder.operation === "reset")) {
+    return { ...record, state: "starting" };
+  }
+  if (record.last_error) return { ...record, state: "crashed" };
+  if (record.state === "starting") {
     return {
       ...record,
       state: "crashed",
-      last_error:
-        record.last_error ??
-        `the workspace's VM is no longer running${tail ? `\n${tail.trimEnd().split("\n").slice(-10).join("\n")}` : ""}`,
+      last_error: "a create or reset was interrupted before the VM came up",
     };
   }
-  return record;
+  const tail = await fs.readFile(path.join(files.vmDir, "serial.log"), "utf8").catch(() => "");
+  return {
+    ...record,
+    state: "crashed",
+    last_error: `the workspace's VM is no longer running${tail ? `\n${tail.trimEnd().split("\n").slice(-10).join("\n")}` : ""}`,
+  };
 }
 
 /**
@@ -252,7 +302,7 @@ export async function connectWorkspace(
   paths: PyroPaths,
   workspaceId: string,
 ): Promise<AgentConnection> {
-  return AgentConnection.attach(await openSupervisorSocket(paths, workspaceId));
+  return AgentConnection.attach(await openSupervisorSocket(paths, workspaceId), { workspaceId });
 }
 
 export interface DeletePayload {
@@ -260,27 +310,87 @@ export interface DeletePayload {
   deleted: true;
 }
 
+/**
+ * Delete a workspace: end everything that runs for it (found by its folder in their command
+ * lines, not only by the pid file), then remove the folder. A corrupt record or the remains of a
+ * killed create are deleted too; a missing folder is WORKSPACE_NOT_FOUND.
+ */
 export async function deleteWorkspace(
   paths: PyroPaths,
   workspaceId: string,
 ): Promise<DeletePayload> {
-  await readRecord(paths, workspaceId).catch(async (error: unknown) => {
-    // A corrupt record can still be deleted; an absent one cannot.
-    if (error instanceof PyroError && error.code === "WORKSPACE_CORRUPT") return;
-    throw error;
-  });
-  await withWorkspaceLock(paths, workspaceId, async () => {
-    await stopSupervisor(paths, workspaceId);
-    await fs.rm(workspaceFiles(paths, workspaceId).dir, { recursive: true, force: true });
-  });
+  checkWorkspaceId(workspaceId);
+  if (!(await pathExists(workspaceFiles(paths, workspaceId).dir))) {
+    await readRecord(paths, workspaceId); // throws the usual WORKSPACE_NOT_FOUND
+  }
+  await withWorkspaceLock(
+    paths,
+    workspaceId,
+    () => removeWorkspace(paths, workspaceId, "delete"),
+    lifecycleLock(paths, workspaceId, "delete"),
+  );
   return { workspace_id: workspaceId, deleted: true };
+}
+
+/** Stop everything of the workspace and remove its folder; the caller holds the lock. */
+async function removeWorkspace(
+  paths: PyroPaths,
+  workspaceId: string,
+  reason: "delete" | "expired",
+): Promise<void> {
+  const record = await readRecord(paths, workspaceId).catch(() => undefined);
+  await faultPoint("delete:locked", () => supervisorPid(paths, workspaceId));
+  if (record) await writeStopReason(paths, workspaceId, reason, record.reset_count);
+  await stopWorkspaceProcesses(paths, workspaceId);
+  await faultPoint("delete:stopped");
+  await fs.rm(workspaceFiles(paths, workspaceId).dir, { recursive: true, force: true });
 }
 
 /** Called by the supervisor when the TTL runs out, and by reapExpired. */
 export async function expireWorkspace(paths: PyroPaths, workspaceId: string): Promise<void> {
-  await withWorkspaceLock(paths, workspaceId, async () => {
-    await fs.rm(workspaceFiles(paths, workspaceId).dir, { recursive: true, force: true });
-  });
+  await withWorkspaceLock(
+    paths,
+    workspaceId,
+    () => removeWorkspace(paths, workspaceId, "expired"),
+    lifecycleLock(paths, workspaceId, "delete"),
+  );
+}
+
+/**
+ * Turn "the agent connection closed" into what happened when a reset or delete stopped the VM
+ * on purpose while a call was running; other errors come back unchanged. `startedResetCount` is
+ * the record's reset_count when the call began.
+ */
+export async function explainLostConnection(
+  paths: PyroPaths,
+  workspaceId: string,
+  error: unknown,
+  startedResetCount: number,
+): Promise<unknown> {
+  if (!(error instanceof PyroError) || error.code !== "VM_CRASHED") return error;
+  const deleted = () =>
+    new PyroError(
+      "WORKSPACE_NOT_FOUND",
+      `workspace ${workspaceId} was deleted while the command ran`,
+      {
+        hint: "Another client deleted it, or its TTL ran out; create a new workspace with `pyro workspace create`.",
+      },
+    );
+  const record = await readRecord(paths, workspaceId).catch(() => undefined);
+  if (!record) return deleted();
+  const stop = await readStopReason(paths, workspaceId);
+  if (stop && stop.reason !== "reset" && stop.reset_count >= startedResetCount) return deleted();
+  if (
+    record.reset_count > startedResetCount ||
+    (stop?.reason === "reset" && stop.reset_count >= startedResetCount)
+  ) {
+    return new PyroError(
+      "WORKSPACE_RESET",
+      `workspace ${workspaceId} was reset while the command ran; the command did not finish`,
+      { hint: "The workspace was reset by another client; re-run the command." },
+    );
+  }
+  return error;
 }
 
 export interface WorkspaceListPayload {
@@ -307,6 +417,11 @@ export async function listWorkspaces(paths: PyroPaths): Promise<WorkspaceListPay
         expires_at: r.expires_at,
       });
     } catch (error) {
+      // No record: a create in progress (skipped) or the remains of a killed one (removed).
+      if (error instanceof PyroError && error.code === "WORKSPACE_NOT_FOUND") {
+        await reapHalfCreated(paths, name);
+        continue;
+      }
       payload.unreadable.push({
         workspace_id: name,
         problem: error instanceof Error ? error.message : String(error),
@@ -316,6 +431,21 @@ export async function listWorkspaces(paths: PyroPaths): Promise<WorkspaceListPay
   payload.workspaces.sort((a, b) => a.created_at.localeCompare(b.created_at));
   payload.count = payload.workspaces.length;
   return payload;
+}
+
+/** Remove a folder that never became a workspace, unless its create still runs. */
+async function reapHalfCreated(paths: PyroPaths, workspaceId: string): Promise<void> {
+  const files = workspaceFiles(paths, workspaceId);
+  await withWorkspaceLock(
+    paths,
+    workspaceId,
+    async () => {
+      if (await pathExists(files.record)) return;
+      await stopWorkspaceProcesses(paths, workspaceId);
+      await fs.rm(files.dir, { recursive: true, force: true });
+    },
+    { operation: "delete", timeoutMs: 0 },
+  ).catch(() => undefined); // a live create holds the lock: not ours to touch
 }
 
 async function workspaceIds(paths: PyroPaths): Promise<string[]> {
@@ -331,7 +461,6 @@ export async function reapExpired(paths: PyroPaths): Promise<string[]> {
   for (const id of await workspaceIds(paths)) {
     const record = await readRecord(paths, id).catch(() => undefined);
     if (record && Date.parse(record.expires_at) <= Date.now()) {
-      await stopSupervisor(paths, id);
       await expireWorkspace(paths, id);
       reaped.push(id);
     }

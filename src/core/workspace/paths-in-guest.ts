@@ -1,5 +1,6 @@
 import path from "node:path";
 import { PyroError } from "../errors.js";
+import { checkLengths } from "../archive/tree-policy.js";
 import { WORKSPACE_GUEST_PATH } from "./layout.js";
 
 /**
@@ -18,5 +19,7 @@ export function workspaceRelative(input: string, what: string): string {
       hint: "Only paths under /workspace can be used; relative paths resolve from /workspace.",
     });
   }
-  return path.posix.relative(WORKSPACE_GUEST_PATH, absolute) || ".";
+  const relative = path.posix.relative(WORKSPACE_GUEST_PATH, absolute) || ".";
+  checkLengths(relative);
+  return relative;
 }

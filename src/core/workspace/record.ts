@@ -1,6 +1,7 @@
 import fs from "node:fs/promises";
 import { PyroError } from "../errors.js";
-import { atomicWriteJson, withLock } from "../fs.js";
+import { atomicWriteJson } from "../fs.js";
+import { withLock, type LockHolder, type LockOptions } from "../lock.js";
 import type { PyroPaths } from "../paths.js";
 import { WORKSPACE_GUEST_PATH, WORKSPACE_ID_PATTERN, workspaceFiles } from "./layout.js";
 
@@ -108,13 +109,27 @@ export async function updateRecord(
   });
 }
 
+/** Operations that own the workspace's whole life; they serialize among themselves. */
+export const LIFECYCLE_OPERATIONS: readonly string[] = ["create", "reset", "delete"];
+
+/** Default deadline of a workspace lock holder; past it a waiter takes the lock over. */
+export const WORKSPACE_LOCK_HOLD_MS = 5 * 60_000;
+
+/**
+ * Run `action` holding the workspace lock. The lock records its holder and a deadline (holdMs,
+ * default five minutes); a waiter takes over a lock whose holder died or is past its deadline.
+ */
 export function withWorkspaceLock<T>(
   paths: PyroPaths,
   workspaceId: string,
-  action: () => Promise<T>,
+  action: (holder: LockHolder) => Promise<T>,
+  options: Omit<LockOptions, "what"> = {},
 ): Promise<T> {
   return withLock(workspaceFiles(paths, workspaceId).lock, action, {
-    what: `the lock of workspace ${workspaceId}`,
     timeoutMs: 120_000,
+    holdMs: WORKSPACE_LOCK_HOLD_MS,
+    operation: "update",
+    ...options,
+    what: `the lock of workspace ${workspaceId}`,
   });
 }

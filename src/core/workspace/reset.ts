@@ -2,7 +2,8 @@ import fs from "node:fs/promises";
 import { applyInternalSnapshot } from "../../runtime/qemu/img.js";
 import type { PyroPaths } from "../paths.js";
 import { workspaceFiles } from "./layout.js";
-import { startSupervisor, stopSupervisor } from "./lifecycle.js";
+import { lifecycleLock, startSupervisor, statusWorkspace } from "./lifecycle.js";
+import { stopWorkspaceProcesses, supervisorPid, writeStopReason } from "./processes.js";
 import { faultPoint } from "../fault.js";
 import {
   readRecord,
@@ -19,6 +20,10 @@ import { BASELINE_SNAPSHOT, internalName, resolveSnapshot } from "./snapshots.js
  * shells and services, and boot a fresh VM. Identity, environment, resources, TTL, the baseline
  * and every named snapshot are kept. Every step can be repeated, so a reset interrupted at any
  * point is finished by running reset again.
+ *
+ * The lock is held from the stop to the new VM being up, so two resets (or a reset and a delete)
+ * run one after the other and never boot two VMs. A reset that finds the lock kept by anything
+ * else stops the VM first so that holder fails fast: reset always wins.
  */
 export async function resetWorkspace(
   paths: PyroPaths,
@@ -28,39 +33,47 @@ export async function resetWorkspace(
   const snapshotName = options.snapshot ?? BASELINE_SNAPSHOT;
   await readRecord(paths, id);
   const files = workspaceFiles(paths, id);
-  await withWorkspaceLock(paths, id, async () => {
-    // Refuse an unknown snapshot before touching the running VM.
-    const snapshot = await resolveSnapshot(paths, id, snapshotName);
-    await stopSupervisor(paths, id);
-    await faultPoint("reset:stopped");
-    await applyInternalSnapshot(files.workspaceDisk, internalName(snapshot.snapshot_name));
-    await faultPoint("reset:applied");
-    // A fresh root: /tmp, installed packages and every process from before are gone.
-    await fs.rm(files.vmDir, { recursive: true, force: true });
-    await fs.rm(files.journal, { force: true });
-    await fs.rm(files.supervisorSocket, { force: true });
-    const record = await readRecord(paths, id);
-    await writeRecord(paths, {
-      ...record,
-      state: "starting",
-      command_count: 0,
-      reset_count: record.reset_count + 1,
-      last_reset_at: new Date().toISOString(),
-      last_error: null,
-      service_count: 0,
-      running_service_count: 0,
-    });
-  });
-  // Outside the lock: the new supervisor takes it to record that the VM is up.
-  await faultPoint("reset:before-boot");
-  try {
-    await startSupervisor(paths, id);
-  } catch (error) {
-    await updateRecord(paths, id, (r) => {
-      r.state = "crashed";
-      r.last_error ??= error instanceof Error ? error.message : String(error);
-    }).catch(() => undefined);
-    throw error;
-  }
-  return readRecord(paths, id);
+  await withWorkspaceLock(
+    paths,
+    id,
+    async (holder) => {
+      // Refuse an unknown snapshot before touching the running VM.
+      const snapshot = await resolveSnapshot(paths, id, snapshotName);
+      const before = await readRecord(paths, id);
+      // Said before the signal, so a client whose call dies with the VM can tell why.
+      await writeStopReason(paths, id, "reset", before.reset_count);
+      await stopWorkspaceProcesses(paths, id);
+      await faultPoint("reset:stopped");
+      await applyInternalSnapshot(files.workspaceDisk, internalName(snapshot.snapshot_name));
+      await faultPoint("reset:applied");
+      // A fresh root: /tmp, installed packages and every process from before are gone.
+      await fs.rm(files.vmDir, { recursive: true, force: true });
+      await fs.rm(files.journal, { force: true });
+      await fs.rm(files.supervisorSocket, { force: true });
+      const record = await readRecord(paths, id);
+      await writeRecord(paths, {
+        ...record,
+        state: "starting",
+        command_count: 0,
+        reset_count: record.reset_count + 1,
+        last_reset_at: new Date().toISOString(),
+        last_error: null,
+        service_count: 0,
+        running_service_count: 0,
+      });
+      await faultPoint("reset:before-boot");
+      try {
+        await startSupervisor(paths, id, holder);
+      } catch (error) {
+        await updateRecord(paths, id, (r) => {
+          r.state = "crashed";
+          r.last_error ??= error instanceof Error ? error.message : String(error);
+        }).catch(() => undefined);
+        throw error;
+      }
+      await faultPoint("reset:booted", () => supervisorPid(paths, id));
+    },
+    lifecycleLock(paths, id, "reset"),
+  );
+  return statusWorkspace(paths, id);
 }

@@ -2,10 +2,9 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import * as tar from "tar";
 import { PyroError } from "../errors.js";
 import { requireTool } from "../../runtime/host-tools.js";
-import { checkHostTree, checkTarFile, isTarArchive } from "./archive-safety.js";
+import { checkHostTree, extractTarFile, isTarArchive } from "./archive-safety.js";
 import type { WorkspaceSeed } from "./record.js";
 import { WORKSPACE_GUEST_PATH } from "./layout.js";
 
@@ -34,7 +33,7 @@ export async function buildBaseline(
   };
   await fs.mkdir(stagingDir, { recursive: true });
   if (seedPath !== undefined) {
-    const absolute = path.resolve(seedPath);
+    const absolute = resolveSourcePath(seedPath, "seed path");
     const stat = await fs.stat(absolute).catch(() => undefined);
     if (!stat) {
       throw new PyroError("SEED_NOT_FOUND", `seed path ${absolute} does not exist`, {
@@ -52,8 +51,9 @@ export async function buildBaseline(
         bytes_written: stats.bytes,
       };
     } else if (stat.isFile() && isTarArchive(absolute)) {
-      const stats = await checkTarFile(absolute);
-      await tar.x({ file: absolute, cwd: stagingDir, strict: true, preserveOwner: false });
+      // Unpacked with pyro's own checked writes into the private staging directory; on any
+      // problem the caller removes the whole workspace folder, so nothing is half-applied.
+      const stats = await extractTarFile(absolute, stagingDir);
       seed = {
         ...seed,
         mode: "tar_archive",
@@ -73,6 +73,19 @@ export async function buildBaseline(
   }
   await makeExt4(source, image, WORKSPACE_DISK_MIB);
   return seed;
+}
+
+/**
+ * A user-given host source path. An empty string would resolve to the current directory and
+ * silently seed from it, so it is refused here, in core, for every surface.
+ */
+export function resolveSourcePath(input: string, what: string): string {
+  if (typeof input !== "string" || input.trim() === "" || input.includes("\0")) {
+    throw new PyroError("INVALID_ARGUMENT", `${what} is empty`, {
+      hint: "Pass an existing directory or a .tar, .tar.gz or .tgz archive (use . for the current directory).",
+    });
+  }
+  return path.resolve(input);
 }
 
 export async function makeExt4(sourceDir: string, image: string, sizeMib: number): Promise<void> {

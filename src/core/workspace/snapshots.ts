@@ -1,17 +1,26 @@
 import path from "node:path";
-import { AgentConnection } from "../../protocol/client.js";
+import {
+  FREEZE_DEADLINE_MS,
+  FREEZE_LEASE_MS,
+  QMP_DEADLINE_MS,
+  THAW_DEADLINE_MS,
+  type FreezeReply,
+  type ThawReply,
+} from "../../protocol/supervisor-control.js";
 import { QmpClient } from "../../runtime/qemu/qmp.js";
 import {
   createInternalSnapshot,
   deleteInternalSnapshot,
   listInternalSnapshots,
 } from "../../runtime/qemu/img.js";
+import { offlineUsage } from "./offline-usage.js";
 import { QMP_SOCKET } from "../../runtime/qemu/args.js";
 import { PyroError, invalidArgument } from "../errors.js";
 import { atomicWriteJson, readJsonIfExists } from "../fs.js";
 import type { PyroPaths } from "../paths.js";
-import { WORKSPACE_GUEST_PATH, workspaceFiles } from "./layout.js";
-import { connectWorkspace, statusWorkspace, supervisorPid } from "./lifecycle.js";
+import { workspaceFiles } from "./layout.js";
+import { statusWorkspace, supervisorPid } from "./lifecycle.js";
+import { SupervisorClient } from "./supervisor-client.js";
 import { faultPoint } from "../fault.js";
 import { readRecord, withWorkspaceLock } from "./record.js";
 
@@ -30,17 +39,18 @@ export const internalName = (name: string): string =>
 export const WORKSPACE_DRIVE_ID = "pyro-workspace";
 
 /**
- * `entry_count` and `bytes_written` measure the same thing for every kind: the entries under
- * /workspace (files, directories, links; not lost+found) and the bytes of its regular files, as
- * the seed reports them for the baseline. null when the workspace was not running at the time
- * (an offline snapshot cannot look inside the filesystem).
+ * `entry_count` and `bytes_written` are the same measure for every kind, read from the ext4
+ * filesystem's own counters (constant time at any size): bytes_written is the filesystem's used
+ * space (what `df` reports), entry_count the inodes in use under /workspace (files, directories,
+ * links; a hard-linked file counts once). Live snapshots read them with `df` inside the freeze;
+ * the baseline and stopped workspaces read the superblock (see offline-usage.ts).
  */
 export interface SnapshotInfo {
   snapshot_name: string;
   kind: "baseline" | "named";
   created_at: string;
-  entry_count: number | null;
-  bytes_written: number | null;
+  entry_count: number;
+  bytes_written: number;
 }
 
 export interface SnapshotPayload {
@@ -69,7 +79,7 @@ async function readIndex(paths: PyroPaths, id: string): Promise<SnapshotInfo[]> 
   return Array.isArray(value?.snapshots)
     ? value.snapshots.map(({ size_bytes, ...s }: SnapshotInfo & { size_bytes?: number }) => ({
         ...s,
-        bytes_written: s.bytes_written ?? size_bytes ?? null,
+        bytes_written: s.bytes_written ?? size_bytes ?? 0,
       }))
     : [];
 }
@@ -114,32 +124,56 @@ export async function markBaseline(
 }
 
 /** The index entries whose disk snapshot exists; disk snapshots nobody lists are removed. */
-async function reconcile(paths: PyroPaths, id: string, running: boolean): Promise<SnapshotInfo[]> {
+async function reconcile(paths: PyroPaths, id: string, owner: DiskOwner): Promise<SnapshotInfo[]> {
   const disk = new Set(await listInternalSnapshots(workspaceFiles(paths, id).workspaceDisk));
   const index = await readIndex(paths, id);
   const listed = index.filter((s) => disk.has(internalName(s.snapshot_name)));
   if (listed.length !== index.length) await writeIndex(paths, id, listed);
   const known = new Set(listed.map((s) => internalName(s.snapshot_name)));
+  // A booting VM holds the disk and has no QMP yet: orphans wait for the next operation.
+  if (owner === "starting") return listed;
   for (const orphan of [...disk].filter((n) => !known.has(n) && n.startsWith("n-"))) {
-    await deleteDiskSnapshot(paths, id, orphan, running);
+    await deleteDiskSnapshot(paths, id, orphan, owner === "running");
   }
   return listed;
 }
 
-async function isRunning(paths: PyroPaths, id: string): Promise<boolean> {
-  return (await statusWorkspace(paths, id)).state === "started";
+/** Where the workspace disk is: in a running VM, in a VM that is booting, or in no VM. */
+type DiskOwner = "running" | "starting" | "stopped";
+
+async function diskOwner(paths: PyroPaths, id: string): Promise<DiskOwner> {
+  const { state } = await statusWorkspace(paths, id);
+  return state === "started" ? "running" : state === "starting" ? "starting" : "stopped";
 }
 
+function workspaceStarting(id: string): PyroError {
+  return new PyroError("WORKSPACE_BUSY", `workspace ${id} is starting (its VM is booting)`, {
+    hint: `Retry when \`pyro workspace status ${id}\` says started.`,
+  });
+}
+
+/** One QMP session under a deadline per step; errors gain a hint naming this workspace's fix. */
 async function withQmp<T>(
   paths: PyroPaths,
   id: string,
   action: (qmp: QmpClient) => Promise<T>,
 ): Promise<T> {
-  const qmp = await QmpClient.connect(path.join(workspaceFiles(paths, id).vmDir, QMP_SOCKET));
+  let qmp: QmpClient | undefined;
   try {
+    qmp = await QmpClient.connect(
+      path.join(workspaceFiles(paths, id).vmDir, QMP_SOCKET),
+      QMP_DEADLINE_MS,
+    );
     return await action(qmp);
+  } catch (error) {
+    if (!(error instanceof PyroError) || error.hint !== undefined) throw error;
+    const hint =
+      error.code === "DISK_ERROR"
+        ? `Check free space under the pyro state directory; \`pyro workspace status ${id}\` shows the workspace's state.`
+        : `\`pyro workspace status ${id}\` shows what happened; \`pyro workspace reset ${id}\` recovers it.`;
+    throw new PyroError(error.code, `workspace ${id}: ${error.message}`, { hint });
   } finally {
-    qmp.close();
+    qmp?.close();
   }
 }
 
@@ -151,7 +185,11 @@ async function deleteDiskSnapshot(
 ): Promise<void> {
   if (running) {
     await withQmp(paths, id, (qmp) =>
-      qmp.execute("blockdev-snapshot-delete-internal-sync", { device: WORKSPACE_DRIVE_ID, name }),
+      qmp.execute(
+        "blockdev-snapshot-delete-internal-sync",
+        { device: WORKSPACE_DRIVE_ID, name },
+        QMP_DEADLINE_MS,
+      ),
     );
   } else {
     await deleteInternalSnapshot(workspaceFiles(paths, id).workspaceDisk, name);
@@ -161,7 +199,7 @@ async function deleteDiskSnapshot(
 export async function listSnapshots(paths: PyroPaths, id: string): Promise<SnapshotListPayload> {
   await readRecord(paths, id);
   return withWorkspaceLock(paths, id, async () => {
-    const snapshots = await reconcile(paths, id, await isRunning(paths, id));
+    const snapshots = await reconcile(paths, id, await diskOwner(paths, id));
     const ordered = [
       ...snapshots.filter((s) => s.kind === "baseline"),
       ...snapshots
@@ -182,15 +220,18 @@ async function withSnapshotIndex<T>(
   checkSnapshotName(name, { allowBaseline: false });
   await readRecord(paths, id);
   return withWorkspaceLock(paths, id, async () => {
-    const running = await isRunning(paths, id);
-    return action(running, await reconcile(paths, id, running));
+    const owner = await diskOwner(paths, id);
+    if (owner === "starting") throw workspaceStarting(id);
+    return action(owner === "running", await reconcile(paths, id, owner));
   });
 }
 
 /**
- * Take a named snapshot of the live /workspace. The agent syncs and freezes the filesystem, QMP
- * snapshots the disk, the filesystem is thawed whatever happened. Stopped workspaces are
- * snapshotted offline.
+ * Take a named snapshot of the live /workspace. The supervisor freezes the filesystem under a
+ * lease (it thaws on our `thaw`, when this connection closes, or when the lease runs out), QMP
+ * snapshots the disk, and a snapshot the watchdog thawed under is rolled back: it would not be
+ * consistent. Every step has a deadline, so a hung guest gives GUEST_UNRESPONSIVE and the lock is
+ * released. Stopped (crashed) workspaces are snapshotted offline.
  */
 export async function createSnapshot(
   paths: PyroPaths,
@@ -207,47 +248,72 @@ export async function createSnapshot(
         },
       );
     }
-    let usage: { entryCount: number | null; bytes: number | null } = {
-      entryCount: null,
-      bytes: null,
-    };
-    if (running) {
-      const agent = await connectWorkspace(paths, id);
-      try {
-        usage = await contentUsage(agent);
-        await guestRun(agent, [
-          "sh",
-          "-c",
-          `sync -f ${WORKSPACE_GUEST_PATH} && fsfreeze -f ${WORKSPACE_GUEST_PATH}`,
-        ]);
-        try {
-          await faultPoint("snapshot-create:frozen", () => supervisorPid(paths, id));
-          await withQmp(paths, id, (qmp) =>
-            qmp.execute("blockdev-snapshot-internal-sync", {
-              device: WORKSPACE_DRIVE_ID,
-              name: internalName(name),
-            }),
-          );
-        } finally {
-          await guestRun(agent, ["fsfreeze", "-u", WORKSPACE_GUEST_PATH]);
-        }
-      } finally {
-        agent.close();
-      }
-    } else {
-      await createInternalSnapshot(workspaceFiles(paths, id).workspaceDisk, internalName(name));
-    }
+    const usage = running
+      ? await liveSnapshot(paths, id, internalName(name))
+      : await offlineSnapshot(paths, id, internalName(name));
     await faultPoint("snapshot-create:disk-done", () => supervisorPid(paths, id));
     const info: SnapshotInfo = {
       snapshot_name: name,
       kind: "named",
       created_at: new Date().toISOString(),
-      entry_count: usage.entryCount,
-      bytes_written: usage.bytes,
+      entry_count: usage.entry_count,
+      bytes_written: usage.used_bytes,
     };
     await writeIndex(paths, id, [...existing, info]);
     return { workspace_id: id, snapshot: info };
   });
+}
+
+type Usage = Pick<FreezeReply, "used_bytes" | "entry_count">;
+
+async function liveSnapshot(paths: PyroPaths, id: string, diskName: string): Promise<Usage> {
+  const supervisor = await SupervisorClient.connect(paths, id);
+  try {
+    const frozen = await supervisor.request<FreezeReply>(
+      "freeze",
+      { lease_ms: FREEZE_LEASE_MS },
+      FREEZE_DEADLINE_MS + 5_000,
+    );
+    // On any failure here, closing the connection (finally) is what thaws: the watchdog's rule.
+    await faultPoint("snapshot-create:frozen", () => supervisorPid(paths, id));
+    await withQmp(paths, id, (qmp) =>
+      qmp.execute(
+        "blockdev-snapshot-internal-sync",
+        { device: WORKSPACE_DRIVE_ID, name: diskName },
+        QMP_DEADLINE_MS,
+      ),
+    );
+    const discard = rollbackAndThrow(paths, id, diskName);
+    const thaw = await supervisor
+      .request<ThawReply>("thaw", { freeze_id: frozen.freeze_id }, THAW_DEADLINE_MS + 5_000)
+      .catch(discard);
+    if (!thaw.was_frozen) {
+      await discard(
+        new PyroError(
+          "GUEST_UNRESPONSIVE",
+          `the disk snapshot took longer than the ${frozen.lease_ms} ms freeze lease, so it was not consistent and was discarded`,
+          { hint: `Retry; if it keeps failing, \`pyro workspace reset ${id}\`.` },
+        ),
+      );
+    }
+    return frozen;
+  } finally {
+    supervisor.close();
+  }
+}
+
+/** Remove a disk snapshot that must not be kept (best effort: reconcile removes what is left). */
+function rollbackAndThrow(paths: PyroPaths, id: string, diskName: string) {
+  return async (error: unknown): Promise<never> => {
+    await deleteDiskSnapshot(paths, id, diskName, true).catch(() => undefined);
+    throw error;
+  };
+}
+
+async function offlineSnapshot(paths: PyroPaths, id: string, diskName: string): Promise<Usage> {
+  const disk = workspaceFiles(paths, id).workspaceDisk;
+  await createInternalSnapshot(disk, diskName);
+  return offlineUsage(disk);
 }
 
 export async function deleteSnapshot(
@@ -282,49 +348,8 @@ export async function resolveSnapshot(
   name: string,
 ): Promise<SnapshotInfo> {
   checkSnapshotName(name, { allowBaseline: true });
-  const existing = await reconcile(paths, id, await isRunning(paths, id));
+  const existing = await reconcile(paths, id, await diskOwner(paths, id));
   const target = existing.find((s) => s.snapshot_name === name);
   if (!target) throw unknownSnapshot(id, name, existing);
   return target;
-}
-
-async function guestRun(agent: AgentConnection, argv: string[]): Promise<string> {
-  let out = "";
-  let err = "";
-  const result = await agent.exec(
-    { argv, cwd: "/", timeoutMs: 60_000 },
-    {
-      onStdout: (c) => (out = (out + c.toString()).slice(0, 65536)),
-      onStderr: (c) => (err = (err + c.toString()).slice(0, 4096)),
-    },
-  ).result;
-  if (result.exitCode !== 0) {
-    throw new PyroError(
-      "GUEST_ERROR",
-      `${argv.join(" ")} failed in the guest: ${err.trim() || `exit ${result.exitCode}`}`,
-      {
-        hint: "Reset the workspace if it keeps failing.",
-      },
-    );
-  }
-  return out;
-}
-
-/**
- * Entries and file bytes under /workspace, counted like the seed counts them (metadata only: no
- * file is read, so the cost does not grow with file sizes).
- */
-async function contentUsage(
-  agent: AgentConnection,
-): Promise<{ entryCount: number; bytes: number }> {
-  const out = await guestRun(agent, [
-    "sh",
-    "-c",
-    `find ${WORKSPACE_GUEST_PATH} -xdev -mindepth 1 ! -path ${WORKSPACE_GUEST_PATH}/lost+found ! -path '${WORKSPACE_GUEST_PATH}/lost+found/*' -printf '%y %s\\n' | awk '{ n++; if ($1 == "f") b += $2 } END { printf "%d %d\\n", n, b }'`,
-  ]);
-  const [entries, bytes] = out.trim().split(/\s+/).map(Number);
-  return {
-    entryCount: Number.isFinite(entries) ? (entries as number) : 0,
-    bytes: Number.isFinite(bytes) ? (bytes as number) : 0,
-  };
 }

@@ -1,5 +1,6 @@
 import net from "node:net";
-import { encodeFrame, FrameDecoder, type Frame } from "../../protocol/frame.js";
+import { takeHandshakeRest } from "../../protocol/client.js";
+import { encodeFrame, type FrameDecoder, type Frame } from "../../protocol/frame.js";
 import {
   CONTROL_ERROR,
   CONTROL_REPLY,
@@ -9,6 +10,9 @@ import {
 import { PyroError, type ErrorCode } from "../errors.js";
 import type { PyroPaths } from "../paths.js";
 import { openSupervisorSocket } from "./lifecycle.js";
+
+/** Host-side deadline of a control request that does not say how long it may wait. */
+export const DEFAULT_REQUEST_DEADLINE_MS = 60_000;
 
 interface Pending {
   parts: Buffer[];
@@ -24,7 +28,7 @@ interface Pending {
  * request_id. Errors from the supervisor come back as PyroError with the supervisor's code.
  */
 export class SupervisorClient {
-  private readonly decoder = new FrameDecoder();
+  private readonly decoder: FrameDecoder;
   private readonly pending = new Map<number, Pending>();
   private nextRequestId = 1;
   private closedWith: Error | undefined;
@@ -33,6 +37,8 @@ export class SupervisorClient {
     private readonly socket: net.Socket,
     readonly workspaceId: string,
   ) {
+    const rest = takeHandshakeRest(socket);
+    this.decoder = rest.decoder;
     socket.on("data", (data: Buffer) => this.onData(data));
     socket.on("error", (error) => this.fail(new PyroError("VM_CRASHED", error.message)));
     socket.on("close", () =>
@@ -42,6 +48,8 @@ export class SupervisorClient {
         }),
       ),
     );
+    for (const frame of rest.frames) this.dispatch(frame);
+    socket.resume();
   }
 
   /** Connect to a running workspace's supervisor (a typed error if it is not running). */
@@ -50,17 +58,29 @@ export class SupervisorClient {
     return new SupervisorClient(socket, workspaceId);
   }
 
-  /** Send one control request and wait for its reply (or `timeoutMs`). */
-  request<T>(type: ControlRequestType, body: object = {}, timeoutMs = 60_000): Promise<T> {
+  /**
+   * Send one control request and wait for its reply. `timeoutMs` is the host-side deadline
+   * (default DEFAULT_REQUEST_DEADLINE_MS; requests that wait in the guest pass their own wait plus
+   * a grace): a supervisor or guest that does not answer in time is GUEST_UNRESPONSIVE.
+   */
+  request<T>(
+    type: ControlRequestType,
+    body: object = {},
+    timeoutMs = DEFAULT_REQUEST_DEADLINE_MS,
+  ): Promise<T> {
     if (this.closedWith) return Promise.reject(this.closedWith);
     const requestId = this.nextRequestId++;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(requestId);
         reject(
-          new PyroError("INTERNAL", `the workspace supervisor did not answer ${type} in time`, {
-            hint: `Check \`pyro workspace status ${this.workspaceId}\`; reset the workspace if it is stuck.`,
-          }),
+          new PyroError(
+            "GUEST_UNRESPONSIVE",
+            `workspace ${this.workspaceId} did not answer ${type} within ${Math.round(timeoutMs / 1000)} s`,
+            {
+              hint: `The guest is stuck (a fork bomb or memory exhaustion, say); run \`pyro workspace reset ${this.workspaceId}\`.`,
+            },
+          ),
         );
       }, timeoutMs);
       this.pending.set(requestId, {

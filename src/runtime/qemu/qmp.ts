@@ -4,6 +4,9 @@ import { PyroError } from "../../core/errors.js";
 /**
  * A minimal QMP client: connect, negotiate capabilities, run commands one at a time. QEMU's QMP
  * socket serves one client at a time, so callers hold the workspace lock while connected.
+ * Failures are typed: the socket closing or refusing is VM_CRASHED (the VM is gone), no answer by
+ * the deadline is GUEST_UNRESPONSIVE (QEMU is stuck; the connection is dropped), and a command
+ * QEMU refuses is DISK_ERROR (every command pyro sends works on the block layer).
  */
 export class QmpClient {
   private buffer = "";
@@ -60,10 +63,15 @@ export class QmpClient {
   private next(timeoutMs: number): Promise<Record<string, unknown>> {
     return new Promise((resolve, reject) => {
       if (this.closedError) return reject(this.closedError);
-      const timer = setTimeout(
-        () => reject(new PyroError("VM_CRASHED", "QMP did not answer in time")),
-        timeoutMs,
-      );
+      const timer = setTimeout(() => {
+        const error = new PyroError(
+          "GUEST_UNRESPONSIVE",
+          `QEMU did not answer on its QMP socket within ${timeoutMs} ms`,
+        );
+        // A late answer would be taken for the next command's: this connection is done.
+        this.fail(error);
+        reject(error);
+      }, timeoutMs);
       this.waiters.push((message) => {
         clearTimeout(timer);
         resolve(message);
@@ -85,7 +93,10 @@ export class QmpClient {
     const message = await reply;
     if ("error" in message) {
       const error = message.error as { desc?: string };
-      throw new PyroError("VM_CRASHED", `QMP ${command} failed: ${error.desc ?? "unknown error"}`);
+      throw new PyroError(
+        "DISK_ERROR",
+        `QEMU refused ${command}: ${String(error.desc ?? "unknown error").slice(0, 500)}`,
+      );
     }
     return message.return;
   }
