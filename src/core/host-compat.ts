@@ -2,32 +2,32 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
-import * as tar from "tar";
-import { DEFAULTS } from "../contract.js";
-import { catalogEntry } from "../environments/catalog.js";
+import type { Readable } from "node:stream";
 import { TIMEOUT_EXIT_CODE } from "../protocol/messages.js";
 import { findTool, requireTool } from "../runtime/host-tools.js";
 import { captureOutput } from "./capture.js";
 import { PyroError } from "./errors.js";
 import { runsDir, type PyroPaths } from "./paths.js";
-import type { RunOptions, RunPayload } from "./run.js";
-import { checkCommand, checkRange } from "./validate.js";
-import { checkHostTree, checkTarFile, isTarArchive } from "./workspace/archive-safety.js";
 import {
-  JOURNAL_OUTPUT_BYTES,
-  type ExecWorkspacePayload,
-  type JournalEntry,
-} from "./workspace/exec.js";
-import { WORKSPACE_GUEST_PATH, workspaceFiles } from "./workspace/layout.js";
+  checkRunOptions,
+  runPayload,
+  type ExecOutcome,
+  type RunOptions,
+  type RunPayload,
+} from "./run.js";
+import { checkCommand, checkRange } from "./validate.js";
+import { DEFAULTS } from "../contract.js";
+import { journalExec, type ExecWorkspacePayload } from "./workspace/exec.js";
+import { workspaceFiles } from "./workspace/layout.js";
 import type { CreateWorkspaceOptions } from "./workspace/lifecycle.js";
 import {
+  checkWorkspaceSpec,
+  newWorkspaceRecord,
   readRecord,
-  RECORD_SCHEMA_VERSION,
-  updateRecord,
   writeRecord,
   type WorkspaceRecord,
-  type WorkspaceSeed,
 } from "./workspace/record.js";
+import { prepareSeed } from "./workspace/seed.js";
 
 /**
  * Host compatibility mode, the original's `--allow-host-compat`: when this host cannot boot a
@@ -39,17 +39,6 @@ import {
  * `PYRO_SIMULATE_NO_GUEST_BOOT=1` makes pyro treat the host as unable to boot a guest (tests use
  * it to check both sides of the opt-in on a host that can).
  */
-export type HostCompatMode = "host_compat";
-export type HostCompatRecord = Omit<WorkspaceRecord, "execution_mode"> & {
-  execution_mode: HostCompatMode;
-};
-export type HostCompatRunPayload = Omit<RunPayload, "execution_mode"> & {
-  execution_mode: HostCompatMode;
-};
-export type HostCompatExecPayload = Omit<ExecWorkspacePayload, "execution_mode"> & {
-  execution_mode: HostCompatMode;
-};
-
 /** Why this host cannot boot a guest, or undefined when it can. */
 export function guestBootBlocker(): string | undefined {
   if (process.env.PYRO_SIMULATE_NO_GUEST_BOOT === "1") {
@@ -87,20 +76,14 @@ export function useHostCompat(allowHostCompat: boolean | undefined): boolean {
   });
 }
 
-interface HostRun {
-  exitCode: number;
-  timedOut: boolean;
-  signal: string | null;
-}
-
 /** Run /bin/sh -c COMMAND in `cwd` as a host process group; the timeout kills the whole group. */
 function runOnHost(
   command: string,
   cwd: string,
   timeoutSeconds: number,
-  handlers: { onStdout: (c: Buffer) => void; onStderr: (c: Buffer) => void },
+  handlers: { onStdout: (c: Buffer) => unknown; onStderr: (c: Buffer) => unknown },
   signal?: AbortSignal,
-): Promise<HostRun> {
+): Promise<ExecOutcome> {
   return new Promise((resolve, reject) => {
     const child = spawn("/bin/sh", ["-c", command], {
       cwd,
@@ -129,8 +112,8 @@ function runOnHost(
       reject(new PyroError("CANCELLED", "the run was cancelled"));
     };
     signal?.addEventListener("abort", onAbort, { once: true });
-    child.stdout.on("data", handlers.onStdout);
-    child.stderr.on("data", handlers.onStderr);
+    forward(child.stdout, handlers.onStdout);
+    forward(child.stderr, handlers.onStderr);
     child.once("error", (error) => {
       clearTimeout(timer);
       reject(error);
@@ -147,43 +130,42 @@ function runOnHost(
   });
 }
 
+/**
+ * Pass a child's output on; a handler's promise (a slow reader) pauses the pipe until it
+ * resolves, so the host holds no more than a pipe's worth, as the guest's credit does.
+ */
+function forward(stream: Readable, handler: (chunk: Buffer) => unknown): void {
+  stream.on("data", (chunk: Buffer) => {
+    const pending = handler(chunk);
+    if (pending instanceof Promise) {
+      stream.pause();
+      void pending.finally(() => stream.resume());
+    }
+  });
+}
+
 /** `run` on the host: a throwaway directory, removed afterwards. */
-export async function runOnHostCompat(
-  paths: PyroPaths,
-  options: RunOptions,
-): Promise<HostCompatRunPayload> {
-  catalogEntry(options.environment);
-  const command = checkCommand(options.command);
-  const vcpuCount = checkRange("vcpuCount", options.vcpuCount ?? DEFAULTS.vcpuCount);
-  const memMib = checkRange("memMib", options.memMib ?? DEFAULTS.memMib);
-  const timeoutSeconds = checkRange(
-    "timeoutSeconds",
-    options.timeoutSeconds ?? DEFAULTS.timeoutSeconds,
-  );
+export async function runOnHostCompat(paths: PyroPaths, options: RunOptions): Promise<RunPayload> {
+  const spec = checkRunOptions(options);
   const dir = path.join(runsDir(paths), `host-${randomBytes(6).toString("hex")}`);
   await fs.mkdir(dir, { recursive: true });
   try {
     const { stdout, stderr, handlers } = captureOutput(options);
     const started = performance.now();
-    const result = await runOnHost(command, dir, timeoutSeconds, handlers, options.signal);
-    return {
-      environment: options.environment,
-      command,
-      stdout: stdout.text(),
-      stderr: stderr.text(),
-      stdout_truncated: stdout.truncated,
-      stderr_truncated: stderr.truncated,
-      exit_code: result.exitCode,
-      timed_out: result.timedOut,
-      signal: result.signal,
-      duration_ms: Math.round(performance.now() - started),
-      boot_ms: 0,
-      execution_mode: "host_compat",
+    const outcome = await runOnHost(
+      spec.command,
+      dir,
+      spec.timeoutSeconds,
+      handlers,
+      options.signal,
+    );
+    // The host's own network, whatever was asked: there is nothing to switch off.
+    return runPayload({ ...spec, network: true }, { stdout, stderr }, outcome, {
+      durationMs: Math.round(performance.now() - started),
+      bootMs: 0,
+      executionMode: "host_compat",
       accelerator: "none",
-      vcpu_count: vcpuCount,
-      mem_mib: memMib,
-      network: true,
-    };
+    });
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
@@ -193,86 +175,26 @@ export async function runOnHostCompat(
 export const hostWorkspaceDir = (paths: PyroPaths, id: string): string =>
   path.join(workspaceFiles(paths, id).dir, "host-workspace");
 
-async function seedHostDirectory(
-  seedPath: string | undefined,
-  dir: string,
-): Promise<WorkspaceSeed> {
-  await fs.mkdir(dir, { recursive: true });
-  const seed: WorkspaceSeed = {
-    mode: "empty",
-    seed_path: null,
-    destination: WORKSPACE_GUEST_PATH,
-    entry_count: 0,
-    bytes_written: 0,
-  };
-  if (seedPath === undefined) return seed;
-  const absolute = path.resolve(seedPath);
-  const stat = await fs.stat(absolute).catch(() => undefined);
-  if (stat?.isDirectory()) {
-    const stats = await checkHostTree(absolute);
-    await fs.cp(absolute, dir, { recursive: true, verbatimSymlinks: true });
-    return {
-      ...seed,
-      mode: "directory",
-      seed_path: absolute,
-      entry_count: stats.entryCount,
-      bytes_written: stats.bytes,
-    };
-  }
-  if (stat?.isFile() && isTarArchive(absolute)) {
-    const stats = await checkTarFile(absolute);
-    await tar.x({ file: absolute, cwd: dir, strict: true, preserveOwner: false });
-    return {
-      ...seed,
-      mode: "tar_archive",
-      seed_path: absolute,
-      entry_count: stats.entryCount,
-      bytes_written: stats.bytes,
-    };
-  }
-  throw new PyroError("SEED_NOT_FOUND", `seed path ${absolute} is not a directory or tar archive`, {
-    hint: "Pass an existing directory or a .tar, .tar.gz or .tgz archive to --seed-path.",
-  });
-}
-
 /** `workspace create` on the host: a record and a seeded directory; no VM, no supervisor. */
 export async function createHostCompatWorkspace(
   paths: PyroPaths,
   options: CreateWorkspaceOptions,
-): Promise<HostCompatRecord> {
-  catalogEntry(options.environment);
-  const vcpuCount = checkRange("vcpuCount", options.vcpuCount ?? DEFAULTS.vcpuCount);
-  const memMib = checkRange("memMib", options.memMib ?? DEFAULTS.memMib);
-  const ttlSeconds = checkRange("ttlSeconds", options.ttlSeconds ?? DEFAULTS.ttlSeconds);
+): Promise<WorkspaceRecord> {
+  const spec = checkWorkspaceSpec(options);
   const id = randomBytes(6).toString("hex");
   const files = workspaceFiles(paths, id);
+  const dir = hostWorkspaceDir(paths, id);
   await fs.mkdir(files.dir, { recursive: true });
   try {
-    const seed = await seedHostDirectory(options.seedPath, hostWorkspaceDir(paths, id));
-    const now = new Date();
-    const record: HostCompatRecord = {
-      schema_version: RECORD_SCHEMA_VERSION,
-      workspace_id: id,
-      environment: options.environment,
+    // The same checks as a guest's seed; a seed directory is then copied, an archive unpacked.
+    const { seed, source } = await prepareSeed(options.seedPath, dir);
+    if (source !== dir) await fs.cp(source, dir, { recursive: true, verbatimSymlinks: true });
+    const record = newWorkspaceRecord(id, spec, seed, {
+      now: new Date(),
       state: "started",
-      created_at: now.toISOString(),
-      expires_at: new Date(now.getTime() + ttlSeconds * 1000).toISOString(),
-      ttl_seconds: ttlSeconds,
-      vcpu_count: vcpuCount,
-      mem_mib: memMib,
-      network: options.network ?? false,
-      workspace_path: WORKSPACE_GUEST_PATH,
-      workspace_seed: seed,
-      command_count: 0,
-      reset_count: 0,
-      last_reset_at: null,
-      last_error: null,
-      execution_mode: "host_compat",
-      accelerator: null,
-      service_count: 0,
-      running_service_count: 0,
-    };
-    await writeRecord(paths, record as unknown as WorkspaceRecord);
+      executionMode: "host_compat",
+    });
+    await writeRecord(paths, record);
     return record;
   } catch (error) {
     await fs.rm(files.dir, { recursive: true, force: true });
@@ -281,8 +203,7 @@ export async function createHostCompatWorkspace(
 }
 
 export async function isHostCompatWorkspace(paths: PyroPaths, id: string): Promise<boolean> {
-  const record = (await readRecord(paths, id)) as { execution_mode: string };
-  return record.execution_mode === "host_compat";
+  return (await readRecord(paths, id)).execution_mode === "host_compat";
 }
 
 /** Refuse an operation that needs a guest on a host-compat workspace. */
@@ -303,7 +224,7 @@ export async function execHostCompat(
   paths: PyroPaths,
   id: string,
   options: { command: string; timeoutSeconds?: number } & Pick<RunOptions, "onStdout" | "onStderr">,
-): Promise<HostCompatExecPayload> {
+): Promise<ExecWorkspacePayload> {
   const command = checkCommand(options.command);
   const timeoutSeconds = checkRange(
     "timeoutSeconds",
@@ -312,32 +233,13 @@ export async function execHostCompat(
   const { stdout, stderr, handlers } = captureOutput(options);
   const startedAt = new Date();
   const started = performance.now();
-  const result = await runOnHost(command, hostWorkspaceDir(paths, id), timeoutSeconds, handlers);
-  const record = await updateRecord(paths, id, (r) => {
-    r.command_count += 1;
-  });
-  const entry = {
-    sequence: record.command_count,
+  const outcome = await runOnHost(command, hostWorkspaceDir(paths, id), timeoutSeconds, handlers);
+  return journalExec(paths, id, {
     command,
-    cwd: WORKSPACE_GUEST_PATH,
-    exit_code: result.exitCode,
-    timed_out: result.timedOut,
-    duration_ms: Math.round(performance.now() - started),
-    started_at: startedAt.toISOString(),
-    stdout: stdout.text(),
-    stderr: stderr.text(),
-    stdout_truncated: stdout.truncated,
-    stderr_truncated: stderr.truncated,
-    execution_mode: "host_compat" as const,
-  };
-  const journal = {
-    ...entry,
-    stdout: entry.stdout.slice(0, JOURNAL_OUTPUT_BYTES),
-    stderr: entry.stderr.slice(0, JOURNAL_OUTPUT_BYTES),
-  };
-  await fs.appendFile(
-    workspaceFiles(paths, id).journal,
-    `${JSON.stringify(journal as unknown as JournalEntry)}\n`,
-  );
-  return { workspace_id: id, ...entry };
+    outcome,
+    startedAt,
+    durationMs: Math.round(performance.now() - started),
+    output: { stdout, stderr },
+    executionMode: "host_compat",
+  });
 }

@@ -76,9 +76,6 @@ import {
   requireGuest,
   runOnHostCompat,
   useHostCompat,
-  type HostCompatExecPayload,
-  type HostCompatRecord,
-  type HostCompatRunPayload,
 } from "./host-compat.js";
 import {
   createVmRecord,
@@ -94,7 +91,6 @@ import {
 import { reapExpired as reapExpiredWorkspaces } from "./workspace/lifecycle.js";
 
 type HostCompatOption = { allowHostCompat?: boolean };
-export type AnyWorkspaceRecord = WorkspaceRecord | HostCompatRecord;
 
 export interface DoctorWithHostCompat extends DoctorPayload {
   host_compat: {
@@ -113,7 +109,7 @@ export type VmStatusPayload = Omit<VmRecord, "schema_version" | "state"> & {
   last_error: string | null;
 };
 
-export type VmExecPayload = Omit<ExecWorkspacePayload | HostCompatExecPayload, "workspace_id"> & {
+export type VmExecPayload = Omit<ExecWorkspacePayload, "workspace_id"> & {
   vm_id: string;
   /** exec deletes the VM afterwards, as the original's exec_vm does. */
   deleted: true;
@@ -186,9 +182,7 @@ export class WorkspaceManager {
   }
 
   /** One command in a fresh VM; on a host that cannot boot one, on the host if allowed. */
-  async runInVm(
-    options: RunOptions & HostCompatOption,
-  ): Promise<RunPayload | HostCompatRunPayload> {
+  async runInVm(options: RunOptions & HostCompatOption): Promise<RunPayload> {
     const { allowHostCompat, ...rest } = options;
     return useHostCompat(allowHostCompat)
       ? runOnHostCompat(this.paths, rest)
@@ -197,17 +191,17 @@ export class WorkspaceManager {
 
   async createWorkspace(
     options: CreateWorkspaceOptions & HostCompatOption,
-  ): Promise<AnyWorkspaceRecord> {
+  ): Promise<WorkspaceRecord> {
     const { allowHostCompat, ...rest } = options;
     return useHostCompat(allowHostCompat)
       ? createHostCompatWorkspace(this.paths, rest)
       : createWorkspace(this.paths, rest);
   }
 
-  async statusWorkspace(workspaceId: string): Promise<AnyWorkspaceRecord> {
+  async statusWorkspace(workspaceId: string): Promise<WorkspaceRecord> {
     // A host_compat workspace has no VM to check; its record is its state.
     if (await isHostCompatWorkspace(this.paths, workspaceId)) {
-      return (await readRecord(this.paths, workspaceId)) as unknown as HostCompatRecord;
+      return await readRecord(this.paths, workspaceId);
     }
     return statusWorkspace(this.paths, workspaceId);
   }
@@ -228,7 +222,7 @@ export class WorkspaceManager {
   async execWorkspace(
     workspaceId: string,
     options: ExecWorkspaceOptions,
-  ): Promise<ExecWorkspacePayload | HostCompatExecPayload> {
+  ): Promise<ExecWorkspacePayload> {
     return (await isHostCompatWorkspace(this.paths, workspaceId))
       ? execHostCompat(this.paths, workspaceId, options)
       : execWorkspace(this.paths, workspaceId, options);

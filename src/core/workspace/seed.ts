@@ -23,6 +23,20 @@ export async function buildBaseline(
   stagingDir: string,
   image: string,
 ): Promise<WorkspaceSeed> {
+  const { seed, source } = await prepareSeed(seedPath, stagingDir);
+  await makeExt4(source, image, WORKSPACE_DISK_MIB);
+  return seed;
+}
+
+/**
+ * Check a seed and give its content as a host directory: the seed directory itself (checked
+ * as a tree), or the archive checked entry by entry and unpacked into `stagingDir` (empty when
+ * there is no seed). Used for the guest's baseline and for a host_compat workspace alike.
+ */
+export async function prepareSeed(
+  seedPath: string | undefined,
+  stagingDir: string,
+): Promise<{ seed: WorkspaceSeed; source: string }> {
   let source = stagingDir;
   let seed: WorkspaceSeed = {
     mode: "empty",
@@ -71,8 +85,7 @@ export async function buildBaseline(
       );
     }
   }
-  await makeExt4(source, image, WORKSPACE_DISK_MIB);
-  return seed;
+  return { seed, source };
 }
 
 /**
