@@ -57,7 +57,7 @@ export function useHostCompat(allowHostCompat: boolean | undefined): boolean {
   if (blocker === undefined) return false;
   if (allowHostCompat === true) return true;
   const optIn =
-    "pass --allow-host-compat (allow_host_compat, allowHostCompat) to run on the host itself with NO isolation";
+    "pass --allow-host-compat to run on the host itself with NO isolation";
   if (!findTool("qemu")) {
     // The usual cause: say which package fixes it, as a run without the opt-in always did.
     try {
@@ -72,7 +72,7 @@ export function useHostCompat(allowHostCompat: boolean | undefined): boolean {
     }
   }
   throw new PyroError("GUEST_BOOT_UNAVAILABLE", `this host cannot boot a guest: ${blocker}`, {
-    hint: "Fix the host (see `pyro doctor`), or pass --allow-host-compat (allow_host_compat, allowHostCompat) to run on the host itself with NO isolation.",
+    hint: "Fix the host (see `pyro doctor`), or pass --allow-host-compat to run on the host itself with NO isolation.",
   });
 }
 

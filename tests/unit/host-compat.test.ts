@@ -61,6 +61,35 @@ describe("host compat mode", () => {
     });
   });
 
+  it("host-compat: workspace create through the CLI is refused without the flag, works with it", async () => {
+    const refused = await pyro(["workspace", "create", "debian:12", "--json"], { env: NO_BOOT });
+    expect(refused.status).toBe(1);
+    const { error } = parseJson<ErrorPayload>(refused.stdout);
+    expect(error.code).toBe("GUEST_BOOT_UNAVAILABLE");
+    expect(error.hint).toContain("--allow-host-compat");
+    const created = await pyro(["workspace", "create", "debian:12", "--allow-host-compat"], {
+      env: NO_BOOT,
+    });
+    expect(created.status, created.stderr).toBe(0);
+    expect(created.stdout).toContain("Execution mode: host_compat");
+    expect(created.stderr).toContain("NO isolation");
+    const id = /Workspace ID: ([0-9a-f]{12})/.exec(created.stdout)?.[1] ?? "";
+    expect((await pyro(["workspace", "delete", id], { env: NO_BOOT })).status).toBe(0);
+  });
+
+  it("host-compat: runInVm through the SDK is refused without allowHostCompat, runs with it", async () => {
+    const sdk = new Pyro();
+    await expect(
+      sdk.runInVm({ environment: "debian:12", command: "echo sdk" }),
+    ).rejects.toMatchObject({
+      code: "GUEST_BOOT_UNAVAILABLE",
+      hint: expect.stringContaining("allowHostCompat"),
+    });
+    expect(
+      await sdk.runInVm({ environment: "debian:12", command: "echo sdk", allowHostCompat: true }),
+    ).toMatchObject({ execution_mode: "host_compat", stdout: "sdk\n", exit_code: 0 });
+  });
+
   it("host-compat: a workspace through the SDK: refused, then created on the host; exec, status, logs work, guest-only operations refuse", async () => {
     const sdk = new Pyro();
     await expect(sdk.createWorkspace({ environment: "debian:12" })).rejects.toMatchObject({
@@ -102,6 +131,14 @@ describe("host compat mode", () => {
     });
     expect(refused.isError).toBe(true);
     expect(JSON.stringify(refused.content)).toContain("GUEST_BOOT_UNAVAILABLE");
+    // The hint names the tool's parameter, not the CLI flag.
+    expect(JSON.stringify(refused.content)).toContain("pass allow_host_compat to run");
+    const refusedWorkspace = await client.callTool({
+      name: "workspace_create",
+      arguments: { environment: "debian:12" },
+    });
+    expect(refusedWorkspace.isError).toBe(true);
+    expect(JSON.stringify(refusedWorkspace.content)).toContain("GUEST_BOOT_UNAVAILABLE");
     const run = await client.callTool({
       name: "vm_run",
       arguments: { environment: "debian:12", command: "echo mcp", allow_host_compat: true },
