@@ -56,8 +56,7 @@ export function useHostCompat(allowHostCompat: boolean | undefined): boolean {
   const blocker = guestBootBlocker();
   if (blocker === undefined) return false;
   if (allowHostCompat === true) return true;
-  const optIn =
-    "pass --allow-host-compat to run on the host itself with NO isolation";
+  const optIn = "pass --allow-host-compat to run on the host itself with NO isolation";
   if (!findTool("qemu")) {
     // The usual cause: say which package fixes it, as a run without the opt-in always did.
     try {
