@@ -45,6 +45,9 @@ export type ErrorCode =
   | "DISK_ERROR"
   | "WORKSPACE_RESET"
   | "HOST_IO_ERROR"
+  | "GUEST_BOOT_UNAVAILABLE"
+  | "HOST_COMPAT_UNSUPPORTED"
+  | "VM_NOT_FOUND"
   | "INTERNAL";
 
 export interface PyroErrorPayload {
