@@ -30,6 +30,19 @@ export interface BehaviourHints {
   idempotentHint: boolean;
 }
 
+/**
+ * The five kinds of operation pyro has, as MCP behaviour hints: reads; calls that add something
+ * new each time (create, exec, start); calls that change state but can be repeated (write,
+ * resize); calls that destroy (delete, stop, reset), once or repeatably.
+ */
+export const HINTS = {
+  read: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  add: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
+  update: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
+  destroy: { readOnlyHint: false, destructiveHint: true, idempotentHint: false },
+  destroyIdempotent: { readOnlyHint: false, destructiveHint: true, idempotentHint: true },
+} as const satisfies Record<string, BehaviourHints>;
+
 /** What the CLI prints in human mode: text for stdout and for stderr. */
 export interface HumanOutput {
   stdout?: string;

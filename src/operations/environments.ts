@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { EnvironmentInspectPayload } from "../core/environments.js";
 import { DEFAULT_ENVIRONMENT } from "../environments/catalog.js";
-import { defineOperation, type HumanOutput } from "./define.js";
+import { defineOperation, type HumanOutput, HINTS } from "./define.js";
 import { fields } from "./fields.js";
 import { lines } from "./human.js";
 import {
@@ -20,7 +20,7 @@ export const doctor = defineOperation({
   cli: { path: ["doctor"], examples: ["pyro doctor"] },
   description:
     "Check this host: QEMU, accelerator (KVM or TCG), agent, environments and capabilities, with the command that fixes each missing piece. Run it first on a new host.",
-  hints: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  hints: HINTS.read,
   input: {},
   output: doctorWithHostCompat,
   run: (manager) => manager.doctor(),
@@ -60,7 +60,7 @@ export const listEnvironments = defineOperation({
   cli: { path: ["env", "list"], examples: ["pyro env list"] },
   description:
     "List the environments pyro can boot (debian:12, debian:12-base, debian:12-build) and whether each is installed. Use it to pick the environment for run or workspace create.",
-  hints: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  hints: HINTS.read,
   input: {},
   output: environmentList,
   run: (manager) => manager.listEnvironments(),
@@ -87,7 +87,7 @@ export const pullEnvironment = defineOperation({
   },
   description:
     "Build an environment locally from Debian packages (idempotent; repairs a broken install). run and workspace create pull on first use; pull ahead to pay that cost once.",
-  hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
+  hints: HINTS.update,
   input: environmentName,
   output: environmentPull,
   run: (manager, input, hooks) => manager.pullEnvironment(input.environment, hooks.onProgress),
@@ -109,7 +109,7 @@ export const inspectEnvironment = defineOperation({
   },
   description:
     "Show one environment's catalog entry and install details (kernel, paths, build time, any problem with the install).",
-  hints: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  hints: HINTS.read,
   input: environmentName,
   output: environmentInspect,
   run: (manager, input) => manager.inspectEnvironment(input.environment),
@@ -122,7 +122,7 @@ export const pruneEnvironments = defineOperation({
   cli: { path: ["env", "prune"], examples: ["pyro env prune"] },
   description:
     "Remove broken or stale environment installs and leftovers of interrupted pulls, to free disk space.",
-  hints: { readOnlyHint: false, destructiveHint: true, idempotentHint: true },
+  hints: HINTS.destroyIdempotent,
   input: {},
   output: environmentPrune,
   run: (manager) => manager.pruneEnvironments(),

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { SERVICE_DEFAULTS } from "../contract.js";
 import { invalidArgument } from "../core/errors.js";
 import { SHELL_SERVICE_LIMITS, type ReadinessInput } from "../core/workspace/shell-service-args.js";
-import { defineOperation, managerOptions, type HumanOutput } from "./define.js";
+import { defineOperation, managerOptions, type HumanOutput, HINTS } from "./define.js";
 import { commandString, fields, wholeNumber } from "./fields.js";
 import { block, lines } from "./human.js";
 import { readinessInput, serviceList, serviceLogs, serviceRecord } from "./payloads.js";
@@ -77,7 +77,7 @@ export const startService = defineOperation({
   },
   description:
     'Start a named background service (one shell command: a dev server, a database) and wait for its readiness probe; a probe that times out or a process that exits first is an error with the reason and the log tail. Example readiness: {"type":"tcp","address":"127.0.0.1:8080"}.',
-  hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
+  hints: HINTS.add,
   input: {
     ...byName,
     command: commandString("One shell command string, run with /bin/sh -c."),
@@ -118,7 +118,7 @@ export const listServices = defineOperation({
   },
   description:
     "List a workspace's services with their states; count and running_count summarize them.",
-  hints: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  hints: HINTS.read,
   input: { workspace_id: fields.workspaceId },
   output: serviceList,
   run: (manager, input) => manager.listServices(input.workspace_id),
@@ -148,7 +148,7 @@ export const statusService = defineOperation({
   },
   description:
     "Return one service's record: state (starting, running, exited, stopped, failed), pid, ready_at, exit_code, stop_reason, failure_reason.",
-  hints: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  hints: HINTS.read,
   input: byName,
   output: serviceRecord,
   run: (manager, input) => manager.statusService(input.workspace_id, input.service_name),
@@ -185,7 +185,7 @@ export const logsService = defineOperation({
   },
   description:
     "Return a service's stdout and stderr, kept apart: the last tail_lines lines (default 200), or everything held with all.",
-  hints: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  hints: HINTS.read,
   input: {
     ...byName,
     tail_lines: wholeNumber(
@@ -212,7 +212,7 @@ export const stopService = defineOperation({
   },
   description:
     "Stop a service: TERM to its process group, KILL after a 5 s grace period; stop_reason records which.",
-  hints: { readOnlyHint: false, destructiveHint: true, idempotentHint: true },
+  hints: HINTS.destroyIdempotent,
   input: byName,
   output: serviceRecord,
   run: (manager, input) => manager.stopService(input.workspace_id, input.service_name),

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { SHELL_DEFAULTS } from "../contract.js";
 import { SHELL_SERVICE_LIMITS } from "../core/workspace/shell-service-args.js";
 import { SIGNAL_NAMES } from "../protocol/messages.js";
-import { defineOperation, managerOptions, type HumanOutput } from "./define.js";
+import { defineOperation, managerOptions, type HumanOutput, HINTS } from "./define.js";
 import { fields, wholeNumber } from "./fields.js";
 import { lines } from "./human.js";
 import {
@@ -45,7 +45,7 @@ export const openShell = defineOperation({
   },
   description:
     "Open a PTY running the login shell in a workspace (default cwd /workspace, 120x30). The shell keeps its cwd, environment and running programs across calls until shell close, reset or delete. Use it for interactive programs or state that must persist between commands. Returns shell_id.",
-  hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
+  hints: HINTS.add,
   input: {
     workspace_id: fields.workspaceId,
     cwd: fields.guestCwd.optional(),
@@ -75,7 +75,7 @@ export const readShell = defineOperation({
   },
   description:
     "Read a shell's output from an absolute cursor (default 0); pass next_cursor to the next read. truncated/truncated_chars tell how much older output the bounded buffer dropped. wait_for_idle_ms waits until output settles (max 30 s); plain strips ANSI escapes and applies \\r and backspaces.",
-  hints: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  hints: HINTS.read,
   input: {
     ...byShell,
     cursor: z
@@ -126,7 +126,7 @@ export const writeShell = defineOperation({
   },
   description:
     "Type input into a running shell; a newline is appended unless append_newline is false. Read the result with shell read (wait_for_idle_ms helps).",
-  hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
+  hints: HINTS.add,
   input: {
     ...byShell,
     input: z
@@ -156,7 +156,7 @@ export const signalShell = defineOperation({
   },
   description:
     "Send a signal to a shell's foreground job: INT (default, like Ctrl-C), TERM, HUP or KILL (KILL ends the whole shell).",
-  hints: { readOnlyHint: false, destructiveHint: true, idempotentHint: false },
+  hints: HINTS.destroy,
   input: {
     ...byShell,
     signal_name: z
@@ -183,7 +183,7 @@ export const resizeShell = defineOperation({
   },
   description:
     "Resize a shell's terminal (programs get SIGWINCH and see the new size, e.g. in `stty size`).",
-  hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
+  hints: HINTS.update,
   input: {
     ...byShell,
     cols: cols.describe("Columns, 1 to 1000."),
@@ -206,7 +206,7 @@ export const closeShell = defineOperation({
   },
   description:
     "Close a shell: hang up its terminal (KILL after a second) and forget it and its output.",
-  hints: { readOnlyHint: false, destructiveHint: true, idempotentHint: false },
+  hints: HINTS.destroy,
   input: byShell,
   output: shellClosed,
   run: (manager, input) => manager.closeShell(input.workspace_id, input.shell_id),
@@ -224,7 +224,7 @@ export const listShells = defineOperation({
   },
   description:
     "List a workspace's shells (running, and stopped ones not closed yet) with cwd, size and state.",
-  hints: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  hints: HINTS.read,
   input: { workspace_id: fields.workspaceId },
   output: shellList,
   run: (manager, input) => manager.listShells(input.workspace_id),

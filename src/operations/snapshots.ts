@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { defineOperation, type HumanOutput } from "./define.js";
+import { defineOperation, type HumanOutput, HINTS } from "./define.js";
 import { fields } from "./fields.js";
 import { lines } from "./human.js";
 import { snapshotList, snapshotResult } from "./payloads.js";
@@ -25,7 +25,7 @@ export const createSnapshot = defineOperation({
   },
   description:
     "Create one named snapshot of the current /workspace tree, taken live (the filesystem is frozen for the instant of the snapshot). Take one before a risky change; workspace reset can restore it.",
-  hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
+  hints: HINTS.add,
   input: named,
   output: snapshotResult,
   run: (manager, input) => manager.createSnapshot(input.workspace_id, input.snapshot_name),
@@ -43,7 +43,7 @@ export const listSnapshots = defineOperation({
   },
   description:
     "List a workspace's snapshots: the implicit baseline first, then named snapshots in creation order.",
-  hints: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  hints: HINTS.read,
   input: { workspace_id: fields.workspaceId },
   output: snapshotList,
   run: (manager, input) => manager.listSnapshots(input.workspace_id),
@@ -67,7 +67,7 @@ export const deleteSnapshot = defineOperation({
     examples: ["pyro workspace snapshot delete WORKSPACE_ID checkpoint"],
   },
   description: "Delete one named snapshot (the baseline cannot be deleted).",
-  hints: { readOnlyHint: false, destructiveHint: true, idempotentHint: false },
+  hints: HINTS.destroy,
   input: named,
   output: snapshotResult,
   run: (manager, input) => manager.deleteSnapshot(input.workspace_id, input.snapshot_name),

@@ -1,5 +1,5 @@
 import { DEFAULT_ENVIRONMENT } from "../environments/catalog.js";
-import { defineOperation, managerOptions } from "./define.js";
+import { defineOperation, managerOptions, HINTS } from "./define.js";
 import { commandString, fields, guestSpec } from "./fields.js";
 import { lines } from "./human.js";
 import {
@@ -30,7 +30,7 @@ export const runInVm = defineOperation({
   },
   description:
     "Run one shell command in a fresh, disposable microVM and return its output and exit code; the VM is deleted afterwards. On a host that cannot boot a guest it is refused unless allow_host_compat is set (then it runs on the host with no isolation: execution_mode host_compat). Use it for one-off commands; use a workspace when state must carry over between commands. Example: environment debian:12, command `git --version`.",
-  hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
+  hints: HINTS.add,
   input: {
     environment: fields.environment,
     command: commandString("One shell command string, run with /bin/sh -c in the guest."),
@@ -71,7 +71,7 @@ export const createVm = defineOperation({
   mcp: { tool: "vm_create", title: "Create a VM (advanced lifecycle)" },
   cli: null,
   description: `Create a one-shot VM record with its resources and TTL; nothing boots until vm_start (or vm_exec). ${vmHint}`,
-  hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
+  hints: HINTS.add,
   input: guestSpec,
   output: vmStatus,
   run: (manager, input) => manager.createVm(managerOptions(input)),
@@ -84,7 +84,7 @@ export const startVm = defineOperation({
   mcp: { tool: "vm_start", title: "Start a VM" },
   cli: null,
   description: `Boot a created or stopped VM (a fresh guest each time) and wait until it answers. ${vmHint}`,
-  hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
+  hints: HINTS.update,
   input: byVm,
   output: vmStatus,
   run: (manager, input) => manager.startVm(input.vm_id),
@@ -98,7 +98,7 @@ export const execVm = defineOperation({
   mcp: { tool: "vm_exec", title: "Run one command in a VM, then delete it" },
   cli: null,
   description: `Run one shell command in the VM (starting it if needed) and return its output; the VM is deleted afterwards, whatever happened, as in the original. ${vmHint}`,
-  hints: { readOnlyHint: false, destructiveHint: true, idempotentHint: false },
+  hints: HINTS.destroy,
   input: {
     ...byVm,
     command: commandString("One shell command string, run with /bin/sh -c."),
@@ -116,7 +116,7 @@ export const stopVm = defineOperation({
   mcp: { tool: "vm_stop", title: "Stop a VM" },
   cli: null,
   description: `Stop a VM's guest; the record stays (state stopped) and vm_start boots a fresh guest. Nothing in the guest survives a stop. ${vmHint}`,
-  hints: { readOnlyHint: false, destructiveHint: true, idempotentHint: true },
+  hints: HINTS.destroyIdempotent,
   input: byVm,
   output: vmStatus,
   run: (manager, input) => manager.stopVm(input.vm_id),
@@ -129,7 +129,7 @@ export const deleteVm = defineOperation({
   mcp: { tool: "vm_delete", title: "Delete a VM" },
   cli: null,
   description: `Stop a VM if it runs and remove its record. ${vmHint}`,
-  hints: { readOnlyHint: false, destructiveHint: true, idempotentHint: false },
+  hints: HINTS.destroy,
   input: byVm,
   output: vmDeleted,
   run: (manager, input) => manager.deleteVm(input.vm_id),
@@ -142,7 +142,7 @@ export const statusVm = defineOperation({
   mcp: { tool: "vm_status", title: "VM status" },
   cli: null,
   description: `Return a VM's record: state (created, started, stopped, crashed), resources, TTL, execution mode. ${vmHint}`,
-  hints: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  hints: HINTS.read,
   input: byVm,
   output: vmStatus,
   run: (manager, input) => manager.statusVm(input.vm_id),
@@ -155,7 +155,7 @@ export const networkInfoVm = defineOperation({
   mcp: { tool: "vm_network_info", title: "VM network details" },
   cli: null,
   description: `Return a VM's network: off, QEMU user-mode (outbound only; guest 10.0.2.15, gateway 10.0.2.2, DNS 10.0.2.3) or the host's own (host_compat). ${vmHint}`,
-  hints: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  hints: HINTS.read,
   input: byVm,
   output: vmNetwork,
   run: (manager, input) => manager.networkInfoVm(input.vm_id),
@@ -168,7 +168,7 @@ export const reapExpired = defineOperation({
   cli: null,
   description:
     "Remove every VM and workspace past its TTL (pyro also does this on create and list). Returns what was removed.",
-  hints: { readOnlyHint: false, destructiveHint: true, idempotentHint: true },
+  hints: HINTS.destroyIdempotent,
   input: {},
   output: reapResult,
   run: (manager) => manager.reapExpired(),

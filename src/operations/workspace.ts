@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { DEFAULT_ENVIRONMENT } from "../environments/catalog.js";
-import { defineOperation, managerOptions, type HumanOutput } from "./define.js";
+import { defineOperation, managerOptions, type HumanOutput, HINTS } from "./define.js";
 import { commandString, fields, guestSpec } from "./fields.js";
 import { block, lines } from "./human.js";
 import { hostCompatWarning } from "./vm.js";
@@ -48,7 +48,7 @@ export const createWorkspace = defineOperation({
   },
   description:
     "Create and start a persistent workspace: a microVM with /workspace seeded from a host directory or .tar/.tar.gz/.tgz archive, and an immutable create-time baseline for diff and reset. Use it when several commands must share files, processes or shells. On a host that cannot boot a guest it is refused unless allow_host_compat is set (then it runs on the host with no isolation; only exec, status, logs and delete work).",
-  hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
+  hints: HINTS.add,
   input: {
     ...guestSpec,
     seed_path: z
@@ -72,7 +72,7 @@ export const statusWorkspace = defineOperation({
   },
   description:
     "Return one workspace's record: state, resources, seed, command count, reset count, expiry and last error. A VM that died is reported as crashed with its last error.",
-  hints: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  hints: HINTS.read,
   input: byId,
   output: workspaceRecord,
   run: (manager, input) => manager.statusWorkspace(input.workspace_id),
@@ -85,7 +85,7 @@ export const listWorkspaces = defineOperation({
   cli: { path: ["workspace", "list"], examples: ["pyro workspace list"] },
   description:
     "List workspaces with their environment, state, creation and expiry times (expired ones are removed first).",
-  hints: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  hints: HINTS.read,
   input: {},
   output: workspaceList,
   run: (manager) => manager.listWorkspaces(),
@@ -116,7 +116,7 @@ export const execWorkspace = defineOperation({
   },
   description:
     "Run one shell command inside /workspace of a running workspace and return stdout, stderr and exit code; recorded in the command journal. For interactive or long-lived state use a shell; for background processes use a service.",
-  hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
+  hints: HINTS.add,
   input: {
     ...byId,
     command: commandString("One shell command string, run with /bin/sh -c in /workspace."),
@@ -147,7 +147,7 @@ export const logsWorkspace = defineOperation({
   },
   description:
     "Return the persisted command history (journal) of one workspace, in sequence order: every exec since create or the last reset.",
-  hints: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  hints: HINTS.read,
   input: byId,
   output: workspaceLogs,
   run: (manager, input) => manager.logsWorkspace(input.workspace_id),
@@ -178,7 +178,7 @@ export const deleteWorkspace = defineOperation({
   },
   description:
     "Stop a workspace's VM and remove all of its state (disk, snapshots, history). Use it when the work is done; export what you need first.",
-  hints: { readOnlyHint: false, destructiveHint: true, idempotentHint: false },
+  hints: HINTS.destroy,
   input: byId,
   output: workspaceDeleted,
   run: (manager, input) => manager.deleteWorkspace(input.workspace_id),
@@ -198,7 +198,7 @@ export const pushWorkspaceSync = defineOperation({
   },
   description:
     "Copy a host directory or tar archive into a running workspace (dest resolves under /workspace). The baseline is unchanged, so workspace diff shows the push.",
-  hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
+  hints: HINTS.update,
   input: {
     ...byId,
     source_path: z.string().describe("Host directory or .tar/.tar.gz/.tgz archive."),
@@ -233,7 +233,7 @@ export const exportWorkspace = defineOperation({
   },
   description:
     "Export one file or directory from /workspace back to the host. Use it to keep results before reset or delete.",
-  hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
+  hints: HINTS.add,
   input: {
     ...byId,
     path: z.string().describe("Path under /workspace, e.g. src/note.txt."),
@@ -265,7 +265,7 @@ export const diffWorkspace = defineOperation({
   },
   description:
     "Compare /workspace with the immutable create-time baseline: added, modified, deleted and type-changed paths, with unified patches for text files. Use it to review what commands changed.",
-  hints: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  hints: HINTS.read,
   input: byId,
   output: diffResult,
   run: (manager, input) => manager.diffWorkspace(input.workspace_id),
@@ -299,7 +299,7 @@ export const resetWorkspace = defineOperation({
   },
   description:
     "Rebuild the whole sandbox from the baseline or a named snapshot instead of repairing it: new VM and root filesystem, /workspace restored, command history, shells and services cleared. The id, baseline and snapshots are kept. Also recovers a crashed workspace.",
-  hints: { readOnlyHint: false, destructiveHint: true, idempotentHint: true },
+  hints: HINTS.destroyIdempotent,
   input: {
     ...byId,
     snapshot: fields.snapshotName.describe("Snapshot to restore (default: baseline).").optional(),
