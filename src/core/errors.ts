@@ -45,6 +45,9 @@ export type ErrorCode =
   | "DISK_ERROR"
   | "WORKSPACE_RESET"
   | "HOST_IO_ERROR"
+  | "WORKSPACE_RUNNING"
+  | "DISK_UNREADABLE"
+  | "DISK_PATH_NOT_FOUND"
   | "INTERNAL";
 
 export interface PyroErrorPayload {
