@@ -171,6 +171,68 @@ export function createServer(manager: WorkspaceManager): McpServer {
       }),
   );
 
+  const diskSnapshot = z
+    .string()
+    .optional()
+    .describe("Read this named snapshot (or baseline) instead of the disk's current state.");
+
+  tool(
+    "workspace_disk_list",
+    "List /workspace of a stopped or crashed workspace from its disk, without booting it (refused while it runs: use workspace_exec). Links are shown, never followed.",
+    {
+      workspace_id: workspaceId,
+      path: z
+        .string()
+        .optional()
+        .describe("Directory or file under /workspace (default /workspace)."),
+      recursive: z.boolean().optional().describe("List the whole tree below path (default false)."),
+      snapshot: diskSnapshot,
+    },
+    (args) =>
+      manager.listWorkspaceDisk(args.workspace_id, {
+        ...(args.path !== undefined ? { path: args.path } : {}),
+        ...(args.recursive !== undefined ? { recursive: args.recursive } : {}),
+        ...(args.snapshot !== undefined ? { snapshot: args.snapshot } : {}),
+      }),
+  );
+
+  tool(
+    "workspace_disk_read",
+    "Read the first bytes of one regular file of a stopped or crashed workspace's /workspace, without booting it.",
+    {
+      workspace_id: workspaceId,
+      path: z.string().describe("File under /workspace, e.g. build.log."),
+      max_bytes: z.number().int().optional().describe("Bytes to read (default 65536, max 16 MiB)."),
+      snapshot: diskSnapshot,
+    },
+    (args) =>
+      manager.readWorkspaceDisk(args.workspace_id, args.path, {
+        ...(args.max_bytes !== undefined ? { maxBytes: args.max_bytes } : {}),
+        ...(args.snapshot !== undefined ? { snapshot: args.snapshot } : {}),
+      }),
+  );
+
+  tool(
+    "workspace_disk_export",
+    "Export a path (default all of /workspace) of a stopped or crashed workspace's disk to the host, without booting it, with the same checks as workspace_export.",
+    {
+      workspace_id: workspaceId,
+      output_path: z
+        .string()
+        .describe("Host path to write; must not exist unless overwrite is true."),
+      path: z.string().optional().describe("Path under /workspace (default /workspace)."),
+      overwrite: z.boolean().optional().describe("Replace an existing output (default false)."),
+      snapshot: diskSnapshot,
+    },
+    (args) =>
+      manager.exportWorkspaceDisk(args.workspace_id, {
+        outputPath: args.output_path,
+        ...(args.path !== undefined ? { path: args.path } : {}),
+        ...(args.overwrite !== undefined ? { overwrite: args.overwrite } : {}),
+        ...(args.snapshot !== undefined ? { snapshot: args.snapshot } : {}),
+      }),
+  );
+
   tool(
     "workspace_diff",
     "Compare /workspace with the immutable create-time baseline: added, modified, deleted and type-changed paths, with unified patches for text files.",

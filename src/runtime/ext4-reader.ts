@@ -3,6 +3,24 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { PyroError } from "../core/errors.js";
 import { decodeName } from "../core/archive/tar-reader.js";
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** A UTF-8 name as is; any other keeps its bytes and shows them escaped. */
+function nameOf(bytes: Buffer): { name: string; rawName?: Buffer } {
+  try {
+    return { name: strictUtf8.decode(bytes) };
+  } catch {
+    const shown = [...bytes]
+      .map((b) =>
+        b >= 0x20 && b < 0x7f && b !== 0x5c
+          ? String.fromCharCode(b)
+          : `\\x${b.toString(16).padStart(2, "0")}`,
+      )
+      .join("");
+    return { name: shown, rawName: bytes };
+  }
+}
 import { requireTool } from "./host-tools.js";
 
 /**
@@ -16,7 +34,10 @@ import { requireTool } from "./host-tools.js";
  * never steer a host write. Callers check every entry with the export policy before using it.
  */
 export interface Ext4Entry {
+  /** The name as UTF-8, with any invalid byte shown as \xNN (for display and lookups). */
   name: string;
+  /** Set when the name is not valid UTF-8; export refuses such names, as a live export does. */
+  rawName?: Buffer;
   inode: number;
   /** st_mode, type bits included. */
   mode: number;
@@ -283,8 +304,12 @@ export function parseListings(out: Buffer, dirs: number[]): Map<number, Ext4Entr
         continue;
       }
       if (rawName === ".." || rawName === "") continue;
-      const name = decodeName(Buffer.from(rawName, "latin1"), `name "${rawName}"`);
-      entries.push({ name, inode: ino, mode, size: size === "" ? 0 : Number(size) });
+      entries.push({
+        ...nameOf(Buffer.from(rawName, "latin1")),
+        inode: ino,
+        mode,
+        size: size === "" ? 0 : Number(size),
+      });
     }
     // debugfs ends each listing with an empty line.
     if (text.startsWith("\n", at)) at += 1;

@@ -14,6 +14,11 @@ import type { DiffPayload } from "../core/workspace/diff.js";
 import type { ExecWorkspacePayload, LogsPayload } from "../core/workspace/exec.js";
 import type { ExportPayload } from "../core/workspace/export.js";
 import type {
+  DiskExportPayload,
+  DiskListPayload,
+  DiskReadPayload,
+} from "../core/workspace/disk.js";
+import type {
   CreateWorkspaceOptions,
   DeletePayload,
   WorkspaceListPayload,
@@ -130,6 +135,31 @@ export class Pyro {
     options: { outputPath: string; overwrite?: boolean },
   ): Promise<ExportPayload> {
     return this.manager.exportWorkspace(workspaceId, path, options);
+  }
+
+  /** List /workspace of a stopped or crashed workspace (or one of its snapshots) without booting it. */
+  listWorkspaceDisk(
+    workspaceId: string,
+    options: { path?: string; recursive?: boolean; snapshot?: string } = {},
+  ): Promise<DiskListPayload> {
+    return this.manager.listWorkspaceDisk(workspaceId, options);
+  }
+
+  /** Read the first bytes (default 64 KiB) of one file of a stopped workspace's disk. */
+  readWorkspaceDisk(
+    workspaceId: string,
+    path: string,
+    options: { maxBytes?: number; snapshot?: string } = {},
+  ): Promise<DiskReadPayload> {
+    return this.manager.readWorkspaceDisk(workspaceId, path, options);
+  }
+
+  /** Export a path (default all of /workspace) of a stopped workspace's disk to the host. */
+  exportWorkspaceDisk(
+    workspaceId: string,
+    options: { outputPath: string; path?: string; overwrite?: boolean; snapshot?: string },
+  ): Promise<DiskExportPayload> {
+    return this.manager.exportWorkspaceDisk(workspaceId, options);
   }
 
   /** Compare /workspace with the immutable create-time baseline. */

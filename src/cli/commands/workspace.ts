@@ -7,6 +7,7 @@ import { printBlock, printJson, printLines, shellJoin } from "../output.js";
 import { intOption } from "../parse.js";
 import { registerService } from "./service.js";
 import { registerShell } from "./shell.js";
+import { registerDisk } from "./disk.js";
 import { streamTo } from "../stream-output.js";
 
 type JsonFlag = { json?: boolean };
@@ -253,6 +254,8 @@ export function registerWorkspace(program: Command, ctx: CliContext): void {
           );
         }),
     );
+
+  registerDisk(ws, ctx);
 
   const snapshot = ws
     .command("snapshot")

@@ -18,7 +18,7 @@ import { PyroError, invalidArgument } from "../errors.js";
 import type { PyroPaths } from "../paths.js";
 import { StagedWriter } from "../archive/staged-writer.js";
 import { OUTPUT_TEMP_PREFIX, openStaging, type Staging } from "../archive/staging.js";
-import type { MemberKind } from "../archive/tar-reader.js";
+import { decodeName, type MemberKind } from "../archive/tar-reader.js";
 import { TreePolicy } from "../archive/tree-policy.js";
 import { checkOutputWritable, exists, placeOutput } from "./export.js";
 import { WORKSPACE_GUEST_PATH, workspaceFiles } from "./layout.js";
@@ -207,7 +207,7 @@ export async function exportWorkspaceDisk(
   }
   await checkOutputWritable(output);
   return withDisk(paths, id, options, async (reader, sandbox, snapshot, staging) => {
-    const start = await locate(reader, rel);
+    const start = await locate(reader, rel, exportNotFound);
     const found: Found[] = [{ rel, entry: start }];
     if (fileType(start.mode) === S_IFDIR) {
       const cut = await walk(reader, found[0] as Found, MAX_EXPORT_ENTRIES, true, (f) =>
@@ -278,6 +278,7 @@ interface Member {
 function toMembers(found: Found[], links: Map<number, string>): Member[] {
   const firstPath = new Map<number, string>();
   return found.map(({ rel, entry }) => {
+    if (entry.rawName) decodeName(entry.rawName, `name "${rel}"`);
     const type = fileType(entry.mode);
     const base = { path: rel, mode: entry.mode & 0o7777, inode: entry.inode, size: 0 };
     if (type === S_IFDIR) return { ...base, kind: "directory", typeflag: "5", linkTarget: "" };
@@ -344,7 +345,11 @@ async function stageMember(writer: StagedWriter, m: Member, dataDir: string): Pr
 }
 
 /** Follow `rel` from the root, one listed directory at a time, never through a symlink. */
-async function locate(reader: Ext4Reader, rel: string): Promise<Ext4Entry> {
+async function locate(
+  reader: Ext4Reader,
+  rel: string,
+  missing: (rel: string) => PyroError = notFound,
+): Promise<Ext4Entry> {
   let current = ROOT;
   let walked = ".";
   for (const part of rel === "." ? [] : rel.split("/")) {
@@ -355,10 +360,11 @@ async function locate(reader: Ext4Reader, rel: string): Promise<Ext4Entry> {
         { hint: "Give the path the link points to (`pyro workspace disk list` shows targets)." },
       );
     }
-    if (fileType(current.mode) !== S_IFDIR) throw notFound(rel);
+    if (fileType(current.mode) !== S_IFDIR) throw missing(rel);
     const entries = (await reader.list([current.inode])).get(current.inode) ?? [];
     const next = entries.find((e) => e.name === part);
-    if (!next) throw notFound(rel);
+    if (!next) throw missing(rel);
+    if (next.rawName) decodeName(next.rawName, `name "${join(walked, part)}"`);
     current = next;
     walked = join(walked, part);
   }
@@ -367,6 +373,13 @@ async function locate(reader: Ext4Reader, rel: string): Promise<Ext4Entry> {
 
 function notFound(rel: string): PyroError {
   return new PyroError("DISK_PATH_NOT_FOUND", `${guestPath(rel)} does not exist on the disk`, {
+    hint: "List what is there with `pyro workspace disk list ID [PATH]`.",
+  });
+}
+
+/** The code a live export gives, so scripts handle both the same way. */
+function exportNotFound(rel: string): PyroError {
+  return new PyroError("EXPORT_PATH_NOT_FOUND", `${guestPath(rel)} does not exist on the disk`, {
     hint: "List what is there with `pyro workspace disk list ID [PATH]`.",
   });
 }
