@@ -89,6 +89,8 @@ export class Ext4Reader {
   /** `image` is a raw ext4 file inside `dir`, a directory made with prepareSandboxDir. */
   static async open(image: string, dir: string): Promise<Ext4Reader> {
     if (process.getuid?.() === 0) await fs.chown(image, NOBODY, NOBODY);
+    await fs.chmod(image, 0o600);
+    await replayJournal(image, dir);
     await fs.chmod(image, 0o400);
     const reader = new Ext4Reader(image, dir);
     await reader.list([ROOT_INODE]);
@@ -185,17 +187,57 @@ function sandboxArgv(inner: string[], maxFileBytes: number | undefined): [string
   return [prlimit, [...limits, "--", ...drop, ...inner]];
 }
 
-function boxedDebugfs(
+/**
+ * A workspace whose VM died has committed but not yet checkpointed metadata in its ext4 journal
+ * (a `sync` puts it there); the kernel would replay it at mount. e2fsck replays it, and only it,
+ * on the private copy, boxed like debugfs. A copy e2fsck cannot even open is refused here.
+ */
+async function replayJournal(image: string, cwd: string): Promise<void> {
+  const e2fsck = [requireTool("e2fsck"), "-E", "journal_only", "-y", image];
+  // e2fsck writes the replayed blocks into the image itself, which is at most its own size.
+  const { size } = await fs.stat(image);
+  const { code, stderr } = await boxed(e2fsck, cwd, {
+    maxStdout: 1024 * 1024,
+    maxFileBytes: size,
+    onOverflow: "fail",
+  });
+  // 0: clean, 1: replayed, 2: replayed (would reboot), 4: errors left (reading may still work).
+  if (code !== null && code <= 4) return;
+  const last = stderr.trim().split("\n").pop() ?? "";
+  throw diskUnreadable(
+    `the disk is not a readable ext4 filesystem${last ? ` (${last.slice(0, 200)})` : ""}`,
+  );
+}
+
+async function boxedDebugfs(
   request: string[],
   image: string,
   cwd: string,
   options: RunOptions,
 ): Promise<Buffer> {
-  const [command, argv] = sandboxArgv(
+  const { code, signal, stdout, stderr } = await boxed(
     [requireTool("debugfs"), "-c", ...request, image],
-    options.maxFileBytes,
+    cwd,
+    options,
   );
-  return new Promise<Buffer>((resolve, reject) => {
+  if (code === 0 || (options.onOverflow === "truncate" && signal === "SIGKILL")) return stdout;
+  const last = stderr.trim().split("\n").pop() ?? "";
+  throw diskUnreadable(
+    `debugfs stopped (${signal ?? `exit ${String(code)}`})${last ? `: ${last.slice(0, 300)}` : ""}`,
+  );
+}
+
+interface BoxedResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/** Run one e2fsprogs tool in the box; stdout is bounded, the deadline kills its process group. */
+function boxed(inner: string[], cwd: string, options: RunOptions): Promise<BoxedResult> {
+  const [command, argv] = sandboxArgv(inner, options.maxFileBytes);
+  return new Promise<BoxedResult>((resolve, reject) => {
     const child = spawn(command, argv, {
       cwd,
       detached: true,
@@ -220,12 +262,16 @@ function boxedDebugfs(
         diskUnreadable(`reading the disk took longer than ${RUN_DEADLINE_MS} ms and was stopped`),
       );
     }, RUN_DEADLINE_MS);
-    const finish = (error?: PyroError) => {
+    const finish = (
+      error?: PyroError,
+      code: number | null = null,
+      signal: NodeJS.Signals | null = null,
+    ) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       if (error) reject(error);
-      else resolve(Buffer.concat(chunks, size));
+      else resolve({ code, signal, stdout: Buffer.concat(chunks, size), stderr });
     };
     child.stdout.on("data", (chunk: Buffer) => {
       if (overflow) return;
@@ -235,7 +281,7 @@ function boxedDebugfs(
         size += room;
         overflow = true;
         killGroup();
-        finish();
+        finish(undefined, null, "SIGKILL");
         return;
       }
       if (chunk.length > room) {
@@ -252,18 +298,9 @@ function boxedDebugfs(
     });
     child.once("error", (error) => {
       killGroup();
-      finish(diskUnreadable(`cannot run debugfs: ${error.message}`));
+      finish(diskUnreadable(`cannot run ${path.basename(inner[0] ?? "")}: ${error.message}`));
     });
-    child.once("close", (code, signal) => {
-      if (settled) return;
-      if (code === 0) return finish();
-      const last = stderr.trim().split("\n").pop() ?? "";
-      finish(
-        diskUnreadable(
-          `debugfs stopped (${signal ?? `exit ${String(code)}`})${last ? `: ${last.slice(0, 300)}` : ""}`,
-        ),
-      );
-    });
+    child.once("close", (code, signal) => finish(undefined, code, signal));
   });
 }
 

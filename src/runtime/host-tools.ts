@@ -17,6 +17,7 @@ export const HOST_TOOLS = {
   setpriv: { binary: "setpriv", pkg: "util-linux" },
   prlimit: { binary: "prlimit", pkg: "util-linux" },
   debugfs: { binary: "debugfs", pkg: "e2fsprogs" },
+  e2fsck: { binary: "e2fsck", pkg: "e2fsprogs" },
 } as const;
 
 export type HostTool = keyof typeof HOST_TOOLS;
