@@ -15,6 +15,7 @@ import {
 } from "../../runtime/ext4-reader.js";
 import { convertToRaw } from "../../runtime/qemu/img.js";
 import { PyroError, invalidArgument } from "../errors.js";
+import { requireGuest } from "../host-compat.js";
 import type { PyroPaths } from "../paths.js";
 import { StagedWriter } from "../archive/staged-writer.js";
 import { OUTPUT_TEMP_PREFIX, openStaging, type Staging } from "../archive/staging.js";
@@ -464,6 +465,7 @@ async function withDisk<T>(
   ) => Promise<T>,
 ): Promise<T> {
   await readRecord(paths, id);
+  await requireGuest(paths, id, "an offline disk read");
   if (options.snapshot !== undefined) checkSnapshotName(options.snapshot, { allowBaseline: true });
   const staging = await openStaging(paths, "disk");
   try {
