@@ -50,7 +50,10 @@ export function addOperationCommand(
     .summary(summaryOf(op.description))
     .description(op.description);
   for (const field of cli.args ?? []) {
-    command.argument(`<${field.replace(/_/g, "-")}>`, shape[field]?.description ?? field);
+    const name = field.replace(/_/g, "-");
+    // An optional input field given positionally is an optional argument, e.g. `disk list ID [PATH]`.
+    const optional = shape[field]?.isOptional() === true;
+    command.argument(optional ? `[${name}]` : `<${name}>`, shape[field]?.description ?? field);
   }
   if (cli.tail) command.argument(`[${cli.tail}...]`, "the command, after `--`");
   for (const [field, schema] of Object.entries(shape)) {

@@ -48,6 +48,9 @@ export type ErrorCode =
   | "GUEST_BOOT_UNAVAILABLE"
   | "HOST_COMPAT_UNSUPPORTED"
   | "VM_NOT_FOUND"
+  | "WORKSPACE_RUNNING"
+  | "DISK_UNREADABLE"
+  | "DISK_PATH_NOT_FOUND"
   | "INTERNAL";
 
 export interface PyroErrorPayload {

@@ -23,6 +23,14 @@ import {
 } from "./workspace/exec.js";
 import { exportWorkspace, type ExportPayload } from "./workspace/export.js";
 import {
+  exportWorkspaceDisk,
+  listWorkspaceDisk,
+  readWorkspaceDisk,
+  type DiskExportPayload,
+  type DiskListPayload,
+  type DiskReadPayload,
+} from "./workspace/disk.js";
+import {
   createWorkspace,
   deleteWorkspace,
   listWorkspaces,
@@ -254,6 +262,31 @@ export class WorkspaceManager {
     return this.guestOnly(workspaceId, "exportWorkspace", () =>
       exportWorkspace(this.paths, workspaceId, path, options),
     );
+  }
+
+  /** Offline: list /workspace of a stopped or crashed workspace (or a snapshot) from its disk. */
+  listWorkspaceDisk(
+    workspaceId: string,
+    options: { path?: string; recursive?: boolean; snapshot?: string } = {},
+  ): Promise<DiskListPayload> {
+    return listWorkspaceDisk(this.paths, workspaceId, options);
+  }
+
+  /** Offline: the first bytes of one file of a stopped workspace's disk. */
+  readWorkspaceDisk(
+    workspaceId: string,
+    path: string,
+    options: { maxBytes?: number; snapshot?: string } = {},
+  ): Promise<DiskReadPayload> {
+    return readWorkspaceDisk(this.paths, workspaceId, path, options);
+  }
+
+  /** Offline: export a path of a stopped workspace's disk with the checks of `export`. */
+  exportWorkspaceDisk(
+    workspaceId: string,
+    options: { outputPath: string; path?: string; overwrite?: boolean; snapshot?: string },
+  ): Promise<DiskExportPayload> {
+    return exportWorkspaceDisk(this.paths, workspaceId, options.path ?? "/workspace", options);
   }
 
   diffWorkspace(workspaceId: string): Promise<DiffPayload> {

@@ -1,3 +1,4 @@
+import * as disk from "./disk.js";
 import * as environments from "./environments.js";
 import * as services from "./services.js";
 import * as shells from "./shells.js";
@@ -35,6 +36,9 @@ export const OPERATIONS = {
   pushWorkspaceSync: workspace.pushWorkspaceSync,
   exportWorkspace: workspace.exportWorkspace,
   diffWorkspace: workspace.diffWorkspace,
+  listWorkspaceDisk: disk.listWorkspaceDisk,
+  readWorkspaceDisk: disk.readWorkspaceDisk,
+  exportWorkspaceDisk: disk.exportWorkspaceDisk,
   resetWorkspace: workspace.resetWorkspace,
   createSnapshot: snapshots.createSnapshot,
   listSnapshots: snapshots.listSnapshots,

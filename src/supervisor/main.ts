@@ -20,6 +20,7 @@ import { stopWorkspaceProcesses, supervisorClaimAddress } from "../core/workspac
 import { serialTail } from "../runtime/qemu/vm.js";
 import { Multiplexer } from "./mux.js";
 import { SupervisorControl } from "./control.js";
+import { dropSupervisorMallocEnv } from "./node-flags.js";
 
 export const WORKSPACE_DISK_SERIAL = "pyro-workspace";
 export const BASELINE_DISK_SERIAL = "pyro-baseline";
@@ -28,6 +29,7 @@ async function main(): Promise<void> {
   const [stateDir, workspaceId] = process.argv.slice(2);
   if (!stateDir || !workspaceId) throw new Error("usage: supervisor <state-dir> <workspace-id>");
   process.env.PYRO_STATE_DIR = stateDir;
+  dropSupervisorMallocEnv();
   const paths = resolvePaths();
   const files = workspaceFiles(paths, workspaceId);
   // One supervisor per workspace: a second one (a race the lock should prevent) stops here,

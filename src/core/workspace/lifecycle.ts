@@ -35,6 +35,7 @@ import {
   supervisorPid,
   writeStopReason,
 } from "./processes.js";
+import { supervisorMallocEnv, supervisorNodeFlags } from "../../supervisor/node-flags.js";
 
 export interface CreateWorkspaceOptions {
   environment: string;
@@ -159,10 +160,16 @@ export async function startSupervisor(
 ): Promise<void> {
   const files = workspaceFiles(paths, workspaceId);
   const log = openSync(files.supervisorLog, "a");
-  const child = spawn(process.execPath, [supervisorScript(), paths.stateDir, workspaceId], {
+  const argv = [...supervisorNodeFlags(), supervisorScript(), paths.stateDir, workspaceId];
+  const child = spawn(process.execPath, argv, {
     detached: true,
     stdio: ["ignore", log, log],
-    env: { ...process.env, PYRO_CACHE_DIR: paths.cacheDir, [LOCK_TOKEN_ENV]: lock.token },
+    env: {
+      ...process.env,
+      ...supervisorMallocEnv(),
+      PYRO_CACHE_DIR: paths.cacheDir,
+      [LOCK_TOKEN_ENV]: lock.token,
+    },
   });
   closeSync(log);
   let exited = false;
