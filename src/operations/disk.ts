@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { DISK_DEFAULTS } from "../core/workspace/disk.js";
-import { defineOperation, managerOptions } from "./define.js";
+import { defineOperation, managerOptions, HINTS } from "./define.js";
 import { fields } from "./fields.js";
 import { block, lines } from "./human.js";
 
@@ -88,7 +88,7 @@ export const listWorkspaceDisk = defineOperation({
     ],
   },
   description: `List /workspace (or a directory in it) from the workspace's disk without booting it: types, sizes, modes and symlink targets (links are shown, never followed). ${NOT_RUNNING}`,
-  hints: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  hints: HINTS.read,
   input: {
     ...byId,
     path: z
@@ -127,7 +127,7 @@ export const readWorkspaceDisk = defineOperation({
     examples: ["pyro workspace disk read WORKSPACE_ID build.log --max-bytes 4096"],
   },
   description: `Read the first bytes of one regular file of /workspace from the workspace's disk without booting it. ${NOT_RUNNING}`,
-  hints: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  hints: HINTS.read,
   input: {
     ...byId,
     path: z.string().describe("File under /workspace, e.g. build.log."),
@@ -173,7 +173,7 @@ export const exportWorkspaceDisk = defineOperation({
     ],
   },
   description: `Export a path (default all of /workspace) from the workspace's disk to the host without booting it, with the same checks and refusals as workspace export. ${NOT_RUNNING}`,
-  hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
+  hints: HINTS.add,
   input: {
     ...byId,
     path: z.string().describe("Path under /workspace (default /workspace).").optional(),
