@@ -1,7 +1,7 @@
-import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { command as runCommand } from "../support/cli.js";
 import { REPO_ROOT } from "../support/paths.js";
 import { stateDir } from "../support/workspace.js";
 
@@ -9,21 +9,21 @@ import { stateDir } from "../support/workspace.js";
 const read = (file: string) => readFileSync(path.join(REPO_ROOT, file), "utf8");
 
 describe("docs", () => {
-  it("docs: the README walkthrough runs as written", () => {
+  it("docs: the README walkthrough runs as written", async () => {
     const block = /```bash\n(# runnable[^\n]*\n[\s\S]*?)```/.exec(read("README.md"))?.[1];
     expect(block).toBeDefined();
-    const output = execFileSync("bash", ["-euo", "pipefail", "-c", block as string], {
+    const result = await runCommand("bash", ["-euo", "pipefail", "-c", block as string], {
       cwd: REPO_ROOT,
-      env: { ...process.env, PYRO_STATE_DIR: stateDir() },
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"],
+      env: { PYRO_STATE_DIR: stateDir() },
     });
+    expect(result.status, result.stderr).toBe(0);
+    const output = result.stdout;
     expect(output).toContain("tests passed");
     expect(output).toContain("No changes since the baseline.");
     expect(readFileSync("/tmp/pyro-walkthrough-README.md", "utf8")).toContain("# a note");
   });
 
-  it("docs: every command of the first-run transcript succeeds and prints what it shows", () => {
+  it("docs: every command of the first-run transcript succeeds and prints what it shows", async () => {
     const doc = read("docs/first-run.md");
     const transcriptId = /Workspace ID: ([0-9a-f]{12})/.exec(doc)?.[1] as string;
     const steps = [...doc.matchAll(/^\$ (npx pyro [^\n]*?)\s{2,}\([\d.]+ s\)\n((?:(?!\$ |```)[^\n]*\n)*)/gm)];
@@ -31,10 +31,9 @@ describe("docs", () => {
     let id = transcriptId;
     for (const [, command, shown] of steps) {
       const args = (command as string).replace(transcriptId, id).replace(/^npx pyro /, "");
-      const result = spawnSync("bash", ["-c", `npx pyro ${args}`], {
+      const result = await runCommand("bash", ["-c", `npx pyro ${args}`], {
         cwd: REPO_ROOT,
-        env: { ...process.env, PYRO_STATE_DIR: stateDir() },
-        encoding: "utf8",
+        env: { PYRO_STATE_DIR: stateDir() },
       });
       expect(result.status, command).toBe(0);
       const created = /Workspace ID: ([0-9a-f]{12})/.exec(result.stdout)?.[1];

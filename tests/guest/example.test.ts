@@ -1,15 +1,15 @@
-import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { command } from "../support/cli.js";
 import { REPO_ROOT } from "../support/paths.js";
 
 describe("examples", () => {
-  it("examples/workspace.ts runs and reports what the SDK did", () => {
-    const output = execFileSync(path.join(REPO_ROOT, "node_modules", ".bin", "tsx"), ["examples/workspace.ts"], {
+  it("examples/workspace.ts runs and reports what the SDK did", async () => {
+    const result = await command(path.join(REPO_ROOT, "node_modules", ".bin", "tsx"), ["examples/workspace.ts"], {
       cwd: REPO_ROOT,
-      encoding: "utf8",
-      env: process.env,
     });
+    expect(result.status, result.stderr).toBe(0);
+    const output = result.stdout;
     expect(output).toContain("check: tests passed (exit 0)");
     expect(output).toMatch(/diff: modified calc\.py/);
     expect(output).toContain("exported calc.py: 4 lines");

@@ -14,10 +14,23 @@ export function pyro(
   args: string[],
   options: { env?: Record<string, string>; input?: string } = {},
 ): Promise<CliResult> {
+  return command(process.execPath, [CLI, ...args], options);
+}
+
+/**
+ * Run any program without blocking the test worker (a synchronous child that runs for a minute
+ * starves vitest's own messages and fails the run with "Timeout calling onTaskUpdate").
+ */
+export function command(
+  file: string,
+  args: string[],
+  options: { env?: Record<string, string | undefined>; input?: string; cwd?: string } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(file, args, {
       env: { ...process.env, ...options.env },
       stdio: ["pipe", "pipe", "pipe"],
+      ...(options.cwd ? { cwd: options.cwd } : {}),
     });
     let stdout = "";
     let stderr = "";
