@@ -45,6 +45,8 @@ export type ErrorCode =
   | "DISK_ERROR"
   | "WORKSPACE_RESET"
   | "HOST_IO_ERROR"
+  | "VM_SAVE_FAILED"
+  | "WORKSPACE_STOPPED"
   | "INTERNAL";
 
 export interface PyroErrorPayload {

@@ -33,6 +33,7 @@ import {
 import type { WorkspaceRecord } from "./workspace/record.js";
 import { pushWorkspaceSync, type SyncPushPayload } from "./workspace/sync.js";
 import { resetWorkspace } from "./workspace/reset.js";
+import { startWorkspace, stopWorkspace } from "./workspace/stop-start.js";
 import {
   createSnapshot,
   deleteSnapshot,
@@ -168,6 +169,15 @@ export class WorkspaceManager {
     options: { snapshot?: string } = {},
   ): Promise<WorkspaceRecord> {
     return resetWorkspace(this.paths, workspaceId, options);
+  }
+
+  /** Save the running VM with its memory and end it; `startWorkspace` resumes it. */
+  stopWorkspace(workspaceId: string): Promise<WorkspaceRecord> {
+    return stopWorkspace(this.paths, workspaceId);
+  }
+
+  startWorkspace(workspaceId: string): Promise<WorkspaceRecord> {
+    return startWorkspace(this.paths, workspaceId);
   }
 
   openShell(workspaceId: string, options: OpenShellOptions = {}): Promise<ShellRecord> {

@@ -11,18 +11,31 @@ import net from "node:net";
 import { ensureEnvironment } from "../core/environments.js";
 import { toPyroError } from "../core/errors.js";
 import { resolvePaths } from "../core/paths.js";
-import { launchVm } from "../core/vm-launch.js";
+import {
+  BASELINE_DISK_SERIAL,
+  launchVm,
+  resumeVm,
+  WORKSPACE_DISK_SERIAL,
+  type LaunchedVm,
+} from "../core/vm-launch.js";
+import { saveVmState } from "../runtime/qemu/saved-state.js";
+import { QMP_SOCKET } from "../runtime/qemu/args.js";
+import { withWorkspaceLock } from "../core/workspace/record.js";
 import { workspaceFiles } from "../core/workspace/layout.js";
 import { readRecord, updateRecord } from "../core/workspace/record.js";
 import { expireWorkspace, LOCK_TOKEN_ENV } from "../core/workspace/lifecycle.js";
 import { inheritLock } from "../core/lock.js";
+import { faultPoint } from "../core/fault.js";
 import { stopWorkspaceProcesses, supervisorClaimAddress } from "../core/workspace/processes.js";
 import { serialTail } from "../runtime/qemu/vm.js";
+import { agentRunner } from "./freeze.js";
 import { Multiplexer } from "./mux.js";
 import { SupervisorControl } from "./control.js";
+import path from "node:path";
 
-export const WORKSPACE_DISK_SERIAL = "pyro-workspace";
-export const BASELINE_DISK_SERIAL = "pyro-baseline";
+export { BASELINE_DISK_SERIAL, WORKSPACE_DISK_SERIAL };
+/** Where `workspace stop` keeps the VM's saved state (in vm/, so reset throws it away). */
+export const MEMORY_STATE_FILE = "memory.state";
 
 async function main(): Promise<void> {
   const [stateDir, workspaceId] = process.argv.slice(2);
@@ -43,29 +56,43 @@ async function main(): Promise<void> {
 
   const environment = await ensureEnvironment(paths, record.environment);
   await fs.mkdir(files.vmDir, { recursive: true });
-  let launched;
+  let launched: Pick<LaunchedVm, "vm" | "bootPath" | "bootNote"> & { accelerator: string | null };
+  const statePath = path.join(files.vmDir, MEMORY_STATE_FILE);
   try {
-    launched = await launchVm(paths, {
-      environment,
-      runDir: files.vmDir,
-      vcpuCount: record.vcpu_count,
-      memMib: record.mem_mib,
-      network: record.network,
-      extra: {
-        workspaceDisk: {
-          serial: WORKSPACE_DISK_SERIAL,
-          path: files.workspaceDisk,
-          format: "qcow2",
-          readOnly: false,
+    if (record.state === "stopped") {
+      // `workspace start`: the VM `workspace stop` saved, with its processes and shells.
+      const resumed = await resumeVm(files.vmDir, statePath);
+      await fs.rm(statePath, { force: true });
+      launched = {
+        vm: resumed.vm,
+        bootPath: "warm",
+        bootNote: null,
+        accelerator: resumed.plan.accelerator,
+      };
+    } else {
+      const cold = await launchVm(paths, {
+        environment,
+        runDir: files.vmDir,
+        vcpuCount: record.vcpu_count,
+        memMib: record.mem_mib,
+        network: record.network,
+        extra: {
+          workspaceDisk: {
+            serial: WORKSPACE_DISK_SERIAL,
+            path: files.workspaceDisk,
+            format: "qcow2",
+            readOnly: false,
+          },
+          baselineDisk: {
+            serial: BASELINE_DISK_SERIAL,
+            path: files.baseline,
+            format: "raw",
+            readOnly: true,
+          },
         },
-        baselineDisk: {
-          serial: BASELINE_DISK_SERIAL,
-          path: files.baseline,
-          format: "raw",
-          readOnly: true,
-        },
-      },
-    });
+      });
+      launched = { ...cold, accelerator: cold.accelerator.accelerator };
+    }
   } catch (error) {
     const typed = toPyroError(error);
     await updateRecord(paths, workspaceId, (r) => {
@@ -78,7 +105,7 @@ async function main(): Promise<void> {
   let stopping = false;
   let brokenReason: string | undefined;
 
-  const stop = async (reason: "shutdown" | "signal" | "expired"): Promise<never> => {
+  const stop = async (reason: "shutdown" | "signal" | "expired" | "suspended"): Promise<never> => {
     stopping = true;
     server.close();
     await vm.kill();
@@ -96,6 +123,11 @@ async function main(): Promise<void> {
         void stop("shutdown");
         return true;
       }
+      if (frame.header.type === "suspend") {
+        // The client learns the outcome from the record once this connection closes.
+        void suspend().finally(() => client.socket.end());
+        return true;
+      }
       return control.handle(client, frame);
     },
     (error) => {
@@ -105,6 +137,40 @@ async function main(): Promise<void> {
       void vm.kill();
     },
   );
+  /**
+   * `workspace stop`: flush the guest's file systems (so offline disk tools see them whole),
+   * save the whole VM next to its disks, record `stopped`, end QEMU and this process. Done here,
+   * under the workspace lock, so a client that goes away mid-way changes nothing: a kill of
+   * QEMU or of this process leaves a record `crashed` that reset recovers.
+   */
+  let suspending: Promise<void> | undefined;
+  const suspend = (): Promise<void> =>
+    (suspending ??= withWorkspaceLock(
+      paths,
+      workspaceId,
+      async () => {
+        await agentRunner(mux, workspaceId)(["/bin/sync"], 30_000).catch(() => undefined);
+        await faultPoint("stop:synced", () => Promise.resolve(process.pid));
+        await saveVmState(path.join(files.vmDir, QMP_SOCKET), statePath);
+        const saved = await fs.stat(statePath);
+        await faultPoint("stop:saved", () => Promise.resolve(process.pid));
+        stopping = true;
+        await updateRecord(paths, workspaceId, (r) => {
+          r.state = "stopped";
+          r.saved_state_bytes = saved.size;
+          r.running_service_count = 0;
+        });
+      },
+      { operation: "stop", holdMs: 5 * 60_000 },
+    ).then(
+      () => stop("suspended"),
+      (error: unknown) => {
+        // QEMU is paused or gone: the workspace cannot go on; reset recovers it.
+        brokenReason = `workspace stop failed: ${toPyroError(error).message}`;
+        void vm.kill();
+      },
+    ));
+
   // Shells and services: owned here, so they outlive every client and end with this process.
   const control = new SupervisorControl(mux, paths, workspaceId, vm.hello.capabilities);
 
@@ -114,7 +180,10 @@ async function main(): Promise<void> {
   await updateRecord(paths, workspaceId, (r) => {
     r.state = "started";
     r.last_error = null;
-    r.accelerator = launched.accelerator.accelerator;
+    r.accelerator = launched.accelerator;
+    r.boot_path = launched.bootPath;
+    r.boot_note = launched.bootNote;
+    r.saved_state_bytes = null;
   });
 
   void vm.exited.then(async (exit) => {

@@ -1,0 +1,104 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import { encodeFrame } from "../../protocol/frame.js";
+import { stateFileUsable } from "../../runtime/qemu/saved-state.js";
+import { PyroError } from "../errors.js";
+import type { PyroPaths } from "../paths.js";
+import { workspaceFiles } from "./layout.js";
+import {
+  openSupervisorSocket,
+  startSupervisor,
+  statusWorkspace,
+  supervisorStartMs,
+} from "./lifecycle.js";
+import { supervisorPid } from "./processes.js";
+import { readRecord, updateRecord, withWorkspaceLock, type WorkspaceRecord } from "./record.js";
+
+/** Where the supervisor saves a stopped VM (src/supervisor/main.ts MEMORY_STATE_FILE). */
+export function memoryStatePath(paths: PyroPaths, id: string): string {
+  return path.join(workspaceFiles(paths, id).vmDir, "memory.state");
+}
+
+const STOP_DEADLINE_MS = 5 * 60_000;
+
+/**
+ * Stop a running workspace and keep it whole: its supervisor flushes the guest's file systems,
+ * saves the VM (memory, processes, shells, services) beside its disks and ends QEMU. The
+ * workspace is listed as `stopped`; its TTL still runs; `start` resumes it, `reset` and
+ * `delete` work on it. Stopping a stopped workspace is a no-op.
+ */
+export async function stopWorkspace(paths: PyroPaths, id: string): Promise<WorkspaceRecord> {
+  const before = await statusWorkspace(paths, id);
+  if (before.state === "stopped") return before;
+  const socket = await openSupervisorSocket(paths, id);
+  const closed = new Promise<void>((resolve) => {
+    socket.on("close", () => resolve());
+    socket.on("error", () => resolve());
+    socket.resume();
+  });
+  socket.write(encodeFrame(0, { type: "suspend" }));
+  const timer = setTimeout(() => socket.destroy(), STOP_DEADLINE_MS);
+  await closed;
+  clearTimeout(timer);
+  // The supervisor ends with QEMU; then the record tells what happened.
+  const deadline = Date.now() + 30_000;
+  while ((await supervisorPid(paths, id)) !== undefined && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const after = await statusWorkspace(paths, id);
+  if (after.state !== "stopped") {
+    throw new PyroError(
+      "VM_SAVE_FAILED",
+      `workspace ${id} could not be stopped: ${after.last_error?.split("\n")[0] ?? `it is ${after.state}`}`,
+      { hint: `Recover it with \`pyro workspace reset ${id}\`.` },
+    );
+  }
+  return after;
+}
+
+/**
+ * Resume a stopped workspace where it was: the same VM, its processes, shells and services,
+ * with the clock set and fresh entropy. Starting a running workspace is a no-op; a workspace
+ * whose saved state is unusable is marked crashed and `reset` recovers it.
+ */
+export async function startWorkspace(paths: PyroPaths, id: string): Promise<WorkspaceRecord> {
+  await readRecord(paths, id);
+  await withWorkspaceLock(
+    paths,
+    id,
+    async (holder) => {
+      const record = await statusWorkspace(paths, id);
+      if (record.state === "started" || record.state === "starting") return;
+      if (record.state !== "stopped") {
+        throw new PyroError(
+          "WORKSPACE_NOT_RUNNING",
+          `workspace ${id} is ${record.state}, not stopped`,
+          {
+            hint: `Only a stopped workspace can be started; recover this one with \`pyro workspace reset ${id}\`.`,
+          },
+        );
+      }
+      const problem = await stateFileUsable(
+        memoryStatePath(paths, id),
+        record.saved_state_bytes ?? -1,
+      );
+      if (problem) {
+        await fs.rm(memoryStatePath(paths, id), { force: true });
+        await updateRecord(paths, id, (r) => {
+          r.state = "crashed";
+          r.last_error = `cannot start: ${problem}`;
+        });
+        throw new PyroError(
+          "WORKSPACE_NOT_RUNNING",
+          `workspace ${id} cannot be started: ${problem}`,
+          {
+            hint: `Recover it with \`pyro workspace reset ${id}\` (processes are lost, /workspace is kept as of the chosen snapshot).`,
+          },
+        );
+      }
+      await startSupervisor(paths, id, holder);
+    },
+    { operation: "start", holdMs: supervisorStartMs() + 60_000, timeoutMs: supervisorStartMs() },
+  );
+  return statusWorkspace(paths, id);
+}
