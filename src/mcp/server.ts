@@ -216,6 +216,20 @@ export function createServer(manager: WorkspaceManager): McpServer {
       }),
   );
 
+  tool(
+    "workspace_stop",
+    "Save a running workspace's VM with its memory and end it (state stopped; the TTL still runs). workspace_start resumes it with its processes, shells and services; reset and delete work on it.",
+    { workspace_id: workspaceId },
+    (args) => manager.stopWorkspace(args.workspace_id),
+  );
+
+  tool(
+    "workspace_start",
+    "Resume a stopped workspace where it was: the same VM, processes, shells and services, with the clock set.",
+    { workspace_id: workspaceId },
+    (args) => manager.startWorkspace(args.workspace_id),
+  );
+
   const shellId = z.string().describe("Shell id, as returned by shell_open (e.g. shell-1).");
   const serviceName = z
     .string()

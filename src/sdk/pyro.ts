@@ -161,6 +161,15 @@ export class Pyro {
   ): Promise<WorkspaceRecord> {
     return this.manager.resetWorkspace(workspaceId, options);
   }
+  /** Save the running VM with its memory and end it; the workspace is listed as `stopped`. */
+  stopWorkspace(workspaceId: string): Promise<WorkspaceRecord> {
+    return this.manager.stopWorkspace(workspaceId);
+  }
+
+  /** Resume a stopped workspace: its processes, shells and services go on where they were. */
+  startWorkspace(workspaceId: string): Promise<WorkspaceRecord> {
+    return this.manager.startWorkspace(workspaceId);
+  }
 
   /**
    * Open a PTY running the login shell (default cwd /workspace, 120x30). It keeps its cwd, env and

@@ -35,6 +35,7 @@ function printDoctor(r: DoctorPayload): void {
       (e) =>
         `  ${e.name} [${e.installed ? "installed" : "not installed"}]${e.kernel_version ? ` kernel ${e.kernel_version}` : ""}${e.problem ? ` problem: ${e.problem}` : ""}`,
     ),
+    `Boot path: ${r.warm.boot_path}${r.warm.enabled ? ` (warm starts on; ${r.warm.saved_states.length} saved state(s))` : " (PYRO_WARM=0)"}`,
     `Capabilities: vm_boot=${yesNo(r.capabilities.vm_boot)} guest_exec=${yesNo(r.capabilities.guest_exec)} guest_network=${yesNo(r.capabilities.guest_network)}`,
   ];
   if (r.issues.length > 0) {

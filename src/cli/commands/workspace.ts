@@ -22,6 +22,7 @@ export function printWorkspaceSummary(r: WorkspaceRecord): void {
     `State: ${r.state}`,
     `Workspace: ${r.workspace_path}`,
     `Execution mode: ${r.execution_mode}${r.accelerator ? ` (${r.accelerator})` : ""}`,
+    ...(r.boot_path ? [`Boot path: ${r.boot_path}${r.boot_note ? ` (${r.boot_note})` : ""}`] : []),
     `Resources: ${r.vcpu_count} vCPU / ${r.mem_mib} MiB${r.network ? " / network" : ""}`,
     `Seed: ${r.workspace_seed.mode}${r.workspace_seed.seed_path ? ` ${r.workspace_seed.seed_path}` : ""} (${r.workspace_seed.entry_count} entries, ${r.workspace_seed.bytes_written} bytes)`,
     `Command count: ${r.command_count}`,
@@ -343,6 +344,34 @@ export function registerWorkspace(program: Command, ctx: CliContext): void {
             workspaceId,
             flags.snapshot !== undefined ? { snapshot: flags.snapshot } : {},
           );
+        if (flags.json) printJson(record);
+        else printWorkspaceSummary(record);
+      }),
+    );
+
+  ws.command("stop")
+    .description(
+      "Save the running VM with its memory and end it; `start` resumes processes, shells and services.",
+    )
+    .argument("<workspace-id>", "workspace id")
+    .option("--json", "print the workspace record as JSON")
+    .addHelpText("after", example("pyro workspace stop WORKSPACE_ID"))
+    .action(async (workspaceId: string, flags: JsonFlag) =>
+      ctx.run(flags.json, async () => {
+        const record = await ctx.manager().stopWorkspace(workspaceId);
+        if (flags.json) printJson(record);
+        else printWorkspaceSummary(record);
+      }),
+    );
+
+  ws.command("start")
+    .description("Resume a stopped workspace where it was: processes, shells and services go on.")
+    .argument("<workspace-id>", "workspace id")
+    .option("--json", "print the workspace record as JSON")
+    .addHelpText("after", example("pyro workspace start WORKSPACE_ID"))
+    .action(async (workspaceId: string, flags: JsonFlag) =>
+      ctx.run(flags.json, async () => {
+        const record = await ctx.manager().startWorkspace(workspaceId);
         if (flags.json) printJson(record);
         else printWorkspaceSummary(record);
       }),
