@@ -11,6 +11,7 @@ import { chooseAccelerator, type AcceleratorChoice } from "../runtime/qemu/accel
 import { QemuDriver } from "../runtime/qemu/vm.js";
 import { guestSetup } from "../protocol/client.js";
 import { toPyroError } from "./errors.js";
+import { faultPoint } from "./fault.js";
 import { atomicWriteJson } from "./fs.js";
 import {
   discardTemplate,
@@ -207,6 +208,8 @@ async function restoreVm(
     },
   );
   try {
+    // Kill tests: QEMU or its owner dies between the restore and the setup.
+    await faultPoint("restore:before-setup", () => Promise.resolve(process.pid));
     await guestSetup(vm.socket, { ...identity, ...freshSetup() }, SETUP_DEADLINE_MS);
     await keepPlan(plan);
   } catch (error) {

@@ -151,9 +151,12 @@ describe("warm create", () => {
   });
 
   it("warm: pyro run restores too", async () => {
-    const result = await pyro(["run", "debian:12", "--json", "--", "cat /proc/sys/kernel/random/boot_id"], {
+    const result = await pyro(["run", "debian:12", "--json", "--", "cat", "/proc/sys/kernel/random/boot_id"], {
       env: WARM,
     });
+    expect(result.status, result.stderr).toBe(0);
+    expect(parseJson<{ stdout: string }>(result.stdout).stdout).toMatch(/^[0-9a-f-]{36}\n$/);
+  });
     expect(result.status, result.stderr).toBe(0);
     expect(parseJson<{ exit_code: number }>(result.stdout).exit_code).toBe(0);
   });

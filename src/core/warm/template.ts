@@ -9,6 +9,7 @@ import { QMP_SOCKET } from "../../runtime/qemu/args.js";
 import { saveVmState, stateFileUsable } from "../../runtime/qemu/saved-state.js";
 import { QemuDriver } from "../../runtime/qemu/vm.js";
 import { atomicWriteJson, readJsonIfExists } from "../fs.js";
+import { faultPoint } from "../fault.js";
 import { withLock } from "../lock.js";
 import type { PyroPaths } from "../paths.js";
 
@@ -202,6 +203,7 @@ async function saveTemplate(paths: PyroPaths, build: TemplateBuild): Promise<Tem
     try {
       // Saved with no host connected: every restore starts with a fresh connection and hello.
       vm.socket.destroy();
+      await faultPoint("template:saving", () => Promise.resolve(process.pid));
       await saveVmState(path.join(staging, QMP_SOCKET), path.join(staging, "state"));
     } finally {
       await vm.kill();
