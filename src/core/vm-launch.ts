@@ -233,6 +233,20 @@ export async function resumeVm(
   return { vm, bootMs: Math.round(performance.now() - started), plan };
 }
 
+/**
+ * `workspace start` by the supervisor that saved the VM: the same plan, and the agent connection
+ * goes on where it stopped (no handshake); the caller sends the clock and entropy through it.
+ */
+export async function resumeSession(runDir: string, statePath: string): Promise<RunningVm> {
+  const plan = JSON.parse(await fs.readFile(path.join(runDir, PLAN_FILE), "utf8")) as VmPlan;
+  return new QemuDriver().boot(
+    { ...plan, runDir, incomingStatePath: statePath },
+    { bootTimeoutMs: Math.min(RESTORE_DEADLINE_MS, bootTimeoutMs()), continueSession: true },
+  );
+}
+
+export { freshSetup };
+
 async function keepPlan(plan: VmPlan): Promise<void> {
   const { incomingStatePath: _unused, ...kept } = plan;
   await atomicWriteJson(path.join(plan.runDir, PLAN_FILE), kept);

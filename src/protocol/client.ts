@@ -400,7 +400,11 @@ export class AgentConnection {
  * and leaves the stream paused, with no listeners of its own; whatever came after the hello is
  * kept for `takeHandshakeRest`, so the next reader starts exactly where the handshake stopped.
  */
-export function greet(stream: Duplex, timeoutMs: number): Promise<AgentHello> {
+export function greet(
+  stream: Duplex,
+  timeoutMs: number,
+  options: { skipChannelFrames?: boolean } = {},
+): Promise<AgentHello> {
   return new Promise<AgentHello>((resolve, reject) => {
     const decoder = new FrameDecoder();
     const finish = (error: Error | undefined, hello?: AgentHello, rest: Frame[] = []) => {
@@ -435,6 +439,9 @@ export function greet(stream: Duplex, timeoutMs: number): Promise<AgentHello> {
           ),
         );
       }
+      // A VM restored with processes running (workspace start) may send their output before
+      // the hello answer: it belongs to the connection before, and is dropped.
+      if (options.skipChannelFrames) frames = frames.filter((f) => f.channel === 0);
       const [frame, ...rest] = frames;
       if (!frame) return;
       const h = frame.header;

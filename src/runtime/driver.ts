@@ -66,6 +66,11 @@ export interface RunningVm {
 
 export interface BootOptions {
   bootTimeoutMs: number;
+  /**
+   * The agent connection goes on from before the save (the host that saved the VM restores it):
+   * no handshake, the socket is returned untouched and `hello` is empty.
+   */
+  continueSession?: boolean;
   signal?: AbortSignal;
 }
 

@@ -13,7 +13,9 @@ import { toPyroError } from "../core/errors.js";
 import { resolvePaths } from "../core/paths.js";
 import {
   BASELINE_DISK_SERIAL,
+  freshSetup,
   launchVm,
+  resumeSession,
   resumeVm,
   WORKSPACE_DISK_SERIAL,
   type LaunchedVm,
@@ -29,6 +31,7 @@ import { faultPoint } from "../core/fault.js";
 import { stopWorkspaceProcesses, supervisorClaimAddress } from "../core/workspace/processes.js";
 import { serialTail } from "../runtime/qemu/vm.js";
 import { agentRunner } from "./freeze.js";
+import { setupThroughMux } from "./guest-setup.js";
 import { Multiplexer } from "./mux.js";
 import { SupervisorControl } from "./control.js";
 import path from "node:path";
@@ -101,8 +104,9 @@ async function main(): Promise<void> {
     });
     throw typed;
   }
-  const { vm } = launched;
+  let vm = launched.vm;
   let stopping = false;
+  let suspended = false;
   let brokenReason: string | undefined;
 
   const stop = async (reason: "shutdown" | "signal" | "expired" | "suspended"): Promise<never> => {
@@ -123,9 +127,15 @@ async function main(): Promise<void> {
         void stop("shutdown");
         return true;
       }
+      // The client learns the outcome of a stop or start from the record once this closes.
       if (frame.header.type === "suspend") {
-        // The client learns the outcome from the record once this connection closes.
         void suspend().finally(() => client.socket.end());
+        return true;
+      }
+      if (frame.header.type === "resume") {
+        const token = frame.header.lock_token;
+        if (typeof token === "string") inheritLock(files.lock, token);
+        void resume().finally(() => client.socket.end());
         return true;
       }
       return control.handle(client, frame);
@@ -137,11 +147,29 @@ async function main(): Promise<void> {
       void vm.kill();
     },
   );
+
+  /** Record an honest state when the current VM dies without being asked to. */
+  const watch = (current: typeof vm): void => {
+    void current.exited.then(async (exit) => {
+      if (stopping || suspended || current !== vm) return;
+      server.close();
+      await fs.rm(files.supervisorSocket, { force: true });
+      const tail = await serialTail(current.serialLogPath);
+      await updateRecord(paths, workspaceId, (r) => {
+        r.state = "crashed";
+        r.last_error = `${brokenReason ?? `the VM stopped unexpectedly (${exit.signal ?? `exit status ${exit.code}`})`}${tail ? `\n${tail}` : ""}`;
+      }).catch(() => undefined);
+      process.exit(1);
+    });
+  };
+
   /**
    * `workspace stop`: flush the guest's file systems (so offline disk tools see them whole),
-   * save the whole VM next to its disks, record `stopped`, end QEMU and this process. Done here,
-   * under the workspace lock, so a client that goes away mid-way changes nothing: a kill of
-   * QEMU or of this process leaves a record `crashed` that reset recovers.
+   * save the whole VM next to its disks, record `stopped` and end QEMU. Without shells or
+   * services this process ends too; with them it stays (QEMU gone) to keep their tables and
+   * buffers for `start`, which then goes on with the same agent session. Done here, under the
+   * workspace lock, so a client that goes away mid-way changes nothing: a kill of QEMU or of
+   * this process leaves a record `crashed` that reset recovers.
    */
   let suspending: Promise<void> | undefined;
   const suspend = (): Promise<void> =>
@@ -154,22 +182,58 @@ async function main(): Promise<void> {
         await saveVmState(path.join(files.vmDir, QMP_SOCKET), statePath);
         const saved = await fs.stat(statePath);
         await faultPoint("stop:saved", () => Promise.resolve(process.pid));
-        stopping = true;
+        suspended = true;
+        mux.suspendAgent();
+        await vm.kill();
         await updateRecord(paths, workspaceId, (r) => {
           r.state = "stopped";
           r.saved_state_bytes = saved.size;
-          r.running_service_count = 0;
         });
       },
       { operation: "stop", holdMs: 5 * 60_000 },
-    ).then(
-      () => stop("suspended"),
-      (error: unknown) => {
-        // QEMU is paused or gone: the workspace cannot go on; reset recovers it.
-        brokenReason = `workspace stop failed: ${toPyroError(error).message}`;
-        void vm.kill();
-      },
-    ));
+    )
+      .then(
+        async () => {
+          if (control.shells.size === 0 && control.services.size === 0) await stop("suspended");
+        },
+        (error: unknown) => {
+          // QEMU is paused or gone: the workspace cannot go on; reset recovers it.
+          brokenReason = `workspace stop failed: ${toPyroError(error).message}`;
+          suspended = false;
+          void vm.kill();
+        },
+      )
+      .finally(() => (suspending = undefined)));
+
+  /** `workspace start` of the VM this process saved (the caller holds the lock, handed over). */
+  const resume = async (): Promise<void> => {
+    if (!suspended) return;
+    try {
+      await faultPoint("start:resuming", () => Promise.resolve(process.pid));
+      const next = await resumeSession(files.vmDir, statePath);
+      vm = next;
+      mux.resumeAgent(next.socket);
+      watch(next);
+      suspended = false;
+      await setupThroughMux(mux, freshSetup());
+      await fs.rm(statePath, { force: true });
+      await updateRecord(paths, workspaceId, (r) => {
+        r.state = "started";
+        r.last_error = null;
+        r.boot_path = "warm";
+        r.boot_note = null;
+        r.saved_state_bytes = null;
+      });
+    } catch (error) {
+      suspended = false;
+      brokenReason = `workspace start failed: ${toPyroError(error).message}`;
+      await updateRecord(paths, workspaceId, (r) => {
+        r.state = "crashed";
+        r.last_error = brokenReason ?? null;
+      }).catch(() => undefined);
+      await stop("shutdown");
+    }
+  };
 
   // Shells and services: owned here, so they outlive every client and end with this process.
   const control = new SupervisorControl(mux, paths, workspaceId, vm.hello.capabilities);
@@ -186,17 +250,7 @@ async function main(): Promise<void> {
     r.saved_state_bytes = null;
   });
 
-  void vm.exited.then(async (exit) => {
-    if (stopping) return;
-    server.close();
-    await fs.rm(files.supervisorSocket, { force: true });
-    const tail = await serialTail(vm.serialLogPath);
-    await updateRecord(paths, workspaceId, (r) => {
-      r.state = "crashed";
-      r.last_error = `${brokenReason ?? `the VM stopped unexpectedly (${exit.signal ?? `exit status ${exit.code}`})`}${tail ? `\n${tail}` : ""}`;
-    }).catch(() => undefined);
-    process.exit(1);
-  });
+  watch(vm);
 
   const expiresIn = Date.parse(record.expires_at) - Date.now();
   setTimeout(() => void stop("expired"), Math.max(0, Math.min(expiresIn, 2 ** 31 - 1)));

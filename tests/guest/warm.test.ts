@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseJson, pyro } from "../support/cli.js";
+import { cliJson, readUntil } from "../support/shells.js";
 import { seedDirectory, stateDir, wsExec } from "../support/workspace.js";
 
 /**
@@ -181,6 +182,33 @@ describe("stop and start", () => {
     const after = await wsExec(id, "cat /tmp/kept; kill -0 $(cat /tmp/sleep.pid) && echo alive");
     expect(after.stdout).toBe("kept\nalive\n");
     expect(await clockSkewMs(id)).toBeLessThan(1000);
+  });
+
+  it("stop/start: a shell and a service go on where they were", async () => {
+    const id = b.workspace_id;
+    const shell = await cliJson<{ shell_id: string }>(["workspace", "shell", "open", id]);
+    await readUntil(id, shell.shell_id, /# $/);
+    await pyro(["workspace", "shell", "write", id, shell.shell_id, "--input", "export KEEP=before-stop"]);
+    const service = await pyro([
+      "workspace", "service", "start", id, "ticker", "--json", "--",
+      "sh", "-c", "i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.2; done",
+    ]);
+    expect(service.status, service.stderr).toBe(0);
+    expect((await lifecycle("stop", id)).status).toBe(0);
+    expect(processesOf(id).filter((l) => l.includes("qemu-system"))).toEqual([]);
+    const started = await lifecycle("start", id);
+    expect(started.status, started.stderr).toBe(0);
+    await pyro(["workspace", "shell", "write", id, shell.shell_id, "--input", 'echo "after:$KEEP"']);
+    await readUntil(id, shell.shell_id, /after:before-stop/);
+    const status = await cliJson<{ state: string }>(["workspace", "service", "status", id, "ticker"]);
+    expect(status.state).toBe("running");
+    const logs = async () =>
+      (await cliJson<{ stdout: string }>(["workspace", "service", "logs", id, "ticker", "--all"])).stdout;
+    const ticks = (await logs()).split("\n").length;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect((await logs()).split("\n").length).toBeGreaterThan(ticks);
+    expect((await pyro(["workspace", "service", "stop", id, "ticker"])).status).toBe(0);
+    expect((await pyro(["workspace", "shell", "close", id, shell.shell_id])).status).toBe(0);
   });
 
   it("stop/start: reset and delete work on a stopped workspace", async () => {

@@ -1,4 +1,6 @@
 import fs from "node:fs/promises";
+import net from "node:net";
+import { greet } from "../../protocol/client.js";
 import path from "node:path";
 import { encodeFrame } from "../../protocol/frame.js";
 import { stateFileUsable } from "../../runtime/qemu/saved-state.js";
@@ -30,22 +32,14 @@ const STOP_DEADLINE_MS = 5 * 60_000;
 export async function stopWorkspace(paths: PyroPaths, id: string): Promise<WorkspaceRecord> {
   const before = await statusWorkspace(paths, id);
   if (before.state === "stopped") return before;
-  const socket = await openSupervisorSocket(paths, id);
-  const closed = new Promise<void>((resolve) => {
-    socket.on("close", () => resolve());
-    socket.on("error", () => resolve());
-    socket.resume();
-  });
-  socket.write(encodeFrame(0, { type: "suspend" }));
-  const timer = setTimeout(() => socket.destroy(), STOP_DEADLINE_MS);
-  await closed;
-  clearTimeout(timer);
-  // The supervisor ends with QEMU; then the record tells what happened.
+  await askSupervisor(paths, id, { type: "suspend" }, await openSupervisorSocket(paths, id));
+  // The supervisor records the outcome (and ends, unless it keeps shells or services).
   const deadline = Date.now() + 30_000;
-  while ((await supervisorPid(paths, id)) !== undefined && Date.now() < deadline) {
+  let after = await statusWorkspace(paths, id);
+  while (after.state === "started" && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 20));
+    after = await statusWorkspace(paths, id);
   }
-  const after = await statusWorkspace(paths, id);
   if (after.state !== "stopped") {
     throw new PyroError(
       "VM_SAVE_FAILED",
@@ -96,9 +90,50 @@ export async function startWorkspace(paths: PyroPaths, id: string): Promise<Work
           },
         );
       }
+      if ((await supervisorPid(paths, id)) !== undefined) {
+        // Its supervisor kept the shells and services: it restores the VM and goes on.
+        await askSupervisor(paths, id, { type: "resume", lock_token: holder.token });
+        const after = await readRecord(paths, id);
+        if (after.state !== "started") {
+          throw new PyroError(
+            "VM_BOOT_FAILED",
+            `workspace ${id} could not be started: ${after.last_error?.split("\n")[0] ?? after.state}`,
+            {
+              hint: `Recover it with \`pyro workspace reset ${id}\`.`,
+            },
+          );
+        }
+        return;
+      }
       await startSupervisor(paths, id, holder);
     },
     { operation: "start", holdMs: supervisorStartMs() + 60_000, timeoutMs: supervisorStartMs() },
   );
   return statusWorkspace(paths, id);
+}
+
+/** Send the supervisor a stop or start request; it closes the connection when done. */
+async function askSupervisor(
+  paths: PyroPaths,
+  id: string,
+  header: Record<string, unknown>,
+  open?: net.Socket,
+): Promise<void> {
+  const socket =
+    open ??
+    (await new Promise<net.Socket>((resolve, reject) => {
+      const s = net.connect(workspaceFiles(paths, id).supervisorSocket);
+      s.once("connect", () => resolve(s));
+      s.once("error", reject);
+    }));
+  if (!open) await greet(socket, 10_000);
+  const closed = new Promise<void>((resolve) => {
+    socket.on("close", () => resolve());
+    socket.on("error", () => resolve());
+    socket.resume();
+  });
+  socket.write(encodeFrame(0, header));
+  const timer = setTimeout(() => socket.destroy(), STOP_DEADLINE_MS);
+  await closed;
+  clearTimeout(timer);
 }

@@ -80,8 +80,14 @@ export class QemuDriver implements VmDriver {
           }),
         ]);
       }
+      if (options.continueSession) {
+        const hello = { protocol: 0, agentVersion: "", capabilities: [] };
+        return { pid: child.pid ?? -1, socket, hello, serialLogPath, exited, kill };
+      }
       const hello = await Promise.race([
-        greet(socket, Math.max(1, deadline - Date.now())),
+        greet(socket, Math.max(1, deadline - Date.now()), {
+          skipChannelFrames: plan.incomingStatePath !== undefined,
+        }),
         exited.then((exit) => {
           throw new PyroError(
             "VM_BOOT_FAILED",
