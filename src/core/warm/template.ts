@@ -59,8 +59,8 @@ export interface Template {
   meta: TemplateMeta;
 }
 
-/** The default until the warm path has passed the whole suite. */
-const WARM_DEFAULT: string = "0";
+/** Warm starts are the default; PYRO_WARM=0 turns them off. */
+const WARM_DEFAULT: string = "1";
 
 /** Whether warm starts are on: PYRO_WARM=0 forces cold boots (comparison, diagnosis). */
 export function warmEnabled(): boolean {
