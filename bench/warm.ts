@@ -115,12 +115,10 @@ async function main(): Promise<void> {
   for (const mb of [1, 500]) {
     process.env.PYRO_WARM = "1";
     const id = (await manager.createWorkspace({ environment: "debian:12" })).workspace_id;
-    await manager.createSnapshot(id, "filled").catch(() => undefined);
     await manager.execWorkspace(id, {
       command: `head -c ${mb * 1_000_000} /dev/urandom > /workspace/fill && sync`,
       timeoutSeconds: 600,
     });
-    await manager.deleteSnapshot(id, "filled").catch(() => undefined);
     await manager.createSnapshot(id, "filled");
     const reset = await both(() => timed(() => manager.resetWorkspace(id, { snapshot: "filled" })));
     report(`reset, ${mb} MB in /workspace`, reset.cold, reset.warm, 0.3);

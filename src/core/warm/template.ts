@@ -28,6 +28,7 @@ export const TEMPLATE_LAYOUT_VERSION = 1;
 /** Every workspace disk and baseline is this size (seed.ts), so placeholders can match them. */
 export const WARM_DISK_BYTES = 8192 * 1024 * 1024;
 const META_SCHEMA = 1;
+const NO_TEMPLATE = "no saved state for this environment and VM shape yet";
 
 export interface TemplateInputs {
   environment: string;
@@ -113,7 +114,7 @@ export async function findTemplate(
   const dir = path.join(warmDir(paths), key);
   const meta = (await readJsonIfExists(path.join(dir, "meta.json")).catch(() => undefined)) as
     Partial<TemplateMeta> | undefined;
-  if (!meta) return { problem: "no saved state for this environment and VM shape yet" };
+  if (!meta) return { problem: NO_TEMPLATE };
   if (
     meta.schema_version !== META_SCHEMA ||
     meta.key !== key ||
@@ -161,6 +162,11 @@ export interface TemplateBuild {
 export async function ensureTemplate(paths: PyroPaths, build: TemplateBuild): Promise<Template> {
   const found = await findTemplate(paths, build.key);
   if (found.template) return found.template;
+  if (found.problem !== NO_TEMPLATE) {
+    process.stderr.write(
+      `pyro: warning: saved VM state not used (${found.problem}); saving a new one\n`,
+    );
+  }
   await fs.mkdir(path.join(warmDir(paths), ".locks"), { recursive: true });
   return withLock(
     path.join(warmDir(paths), ".locks", build.key),
