@@ -241,6 +241,21 @@ describe("kills during a save or a restore", () => {
     expect((await wsExec(id, "cat /workspace/hello.txt")).stdout).toBe("hello from the seed\n");
   });
 
+  it("kill: the CLI killed during a stop and a start: the supervisor finishes each", async () => {
+    const id = a.workspace_id;
+    await wsExec(id, "echo still-here > /tmp/mark");
+    const stop = await lifecycle("stop", id, { ...WARM, PYRO_FAULT: "suspend:requested" });
+    expect(stop.signal).toBe("SIGKILL");
+    const deadline = Date.now() + 60_000;
+    while ((await status(id)).state !== "stopped" && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect((await status(id)).state).toBe("stopped");
+    const start = await lifecycle("start", id);
+    expect(start.status, start.stderr).toBe(0);
+    expect((await wsExec(id, "cat /tmp/mark")).stdout).toBe("still-here\n");
+  });
+
   it("kill: start, restore:before-setup, kill supervisor: start fails, reset recovers", async () => {
     const id = a.workspace_id;
     expect((await lifecycle("stop", id)).status).toBe(0);

@@ -5,6 +5,7 @@ import path from "node:path";
 import { encodeFrame } from "../../protocol/frame.js";
 import { stateFileUsable } from "../../runtime/qemu/saved-state.js";
 import { PyroError } from "../errors.js";
+import { faultPoint } from "../fault.js";
 import type { PyroPaths } from "../paths.js";
 import { workspaceFiles } from "./layout.js";
 import {
@@ -132,7 +133,9 @@ async function askSupervisor(
     socket.on("error", () => resolve());
     socket.resume();
   });
-  socket.write(encodeFrame(0, header));
+  await new Promise<void>((resolve) => socket.write(encodeFrame(0, header), () => resolve()));
+  // Kill tests: the CLI dies once the supervisor has the request; the supervisor finishes it.
+  await faultPoint(`${String(header.type)}:requested`);
   const timer = setTimeout(() => socket.destroy(), STOP_DEADLINE_MS);
   await closed;
   clearTimeout(timer);
