@@ -174,7 +174,7 @@ export async function ensureTemplate(paths: PyroPaths, build: TemplateBuild): Pr
       const again = await findTemplate(paths, build.key);
       if (again.template) return again.template;
       await discardTemplate(paths, build.key);
-      await pruneShape(paths, build.shape);
+      await pruneShape(paths, build);
       return saveTemplate(paths, build);
     },
     {
@@ -244,15 +244,23 @@ async function saveTemplate(paths: PyroPaths, build: TemplateBuild): Promise<Tem
   }
 }
 
-/** Older templates of the same environment and shape (a rebuilt environment, a new QEMU). */
-async function pruneShape(paths: PyroPaths, shape: string): Promise<void> {
+/**
+ * States of the same environment and shape made for an environment image, kernel or QEMU that
+ * are gone (a pull, a repair, an upgrade). States of another pyro build (another agent) sharing
+ * this cache are kept: they are still right for that build.
+ */
+async function pruneShape(paths: PyroPaths, build: TemplateBuild): Promise<void> {
   const entries = await fs.readdir(warmDir(paths)).catch(() => [] as string[]);
   for (const name of entries) {
-    if (name.startsWith(".")) continue;
+    if (name.startsWith(".") || name === build.key) continue;
     const meta = (await readJsonIfExists(path.join(warmDir(paths), name, "meta.json")).catch(
       () => undefined,
     )) as Partial<TemplateMeta> | undefined;
-    if (meta?.shape === shape) await discardTemplate(paths, name);
+    if (meta?.shape !== build.shape) continue;
+    const stale = ["root_image", "kernel", "qemu_binary", "qemu_version"].some(
+      (input) => meta.inputs?.[input] !== build.described[input],
+    );
+    if (stale) await discardTemplate(paths, name);
   }
 }
 
