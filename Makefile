@@ -36,6 +36,7 @@ bench: setup
 	npx tsx bench/shell.ts
 	npx tsx bench/workspace.ts
 	npx tsx bench/stream.ts
+	npx tsx bench/memory.ts
 	npx tsx bench/warm.ts
 
 demo: setup

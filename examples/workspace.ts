@@ -52,10 +52,20 @@ try {
   const shell = await pyro.openShell(id);
   await pyro.writeShell(id, shell.shell_id, { input: "cd /tmp && export GREETING=hello" });
   await pyro.writeShell(id, shell.shell_id, { input: 'echo "$GREETING from $(pwd)"' });
-  const read = await pyro.readShell(id, shell.shell_id, { waitForIdleMs: 500, plain: true });
-  console.log(
-    `shell says: ${read.output.includes("hello from /tmp") ? "hello from /tmp" : read.output}`,
-  );
+  // Read until the answer arrives: each read waits for the output to go quiet for 500 ms, and
+  // a busy host may pause longer than that between the echo and the answer.
+  let said = "";
+  let cursor = 0;
+  for (let tries = 0; tries < 20 && !said.includes("hello from /tmp"); tries++) {
+    const read = await pyro.readShell(id, shell.shell_id, {
+      cursor,
+      waitForIdleMs: 500,
+      plain: true,
+    });
+    said += read.output;
+    cursor = read.next_cursor;
+  }
+  console.log(`shell says: ${said.includes("hello from /tmp") ? "hello from /tmp" : said}`);
 
   // Checkpoint, break, reset to the checkpoint.
   await pyro.createSnapshot(id, "with-sub");

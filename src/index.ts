@@ -1,4 +1,11 @@
-export { Pyro, type PyroOptions, type RunInVmOptions } from "./sdk/pyro.js";
+export {
+  Pyro,
+  type PyroOptions,
+  type PyroMethods,
+  type RunInVmOptions,
+  type SdkOptions,
+  type SdkResult,
+} from "./sdk/pyro.js";
 export { createServer } from "./mcp/server.js";
 export { WorkspaceManager, type ManagerOptions } from "./core/manager.js";
 export { PyroError, type ErrorCode, type PyroErrorPayload } from "./core/errors.js";
@@ -21,5 +28,6 @@ export type {
 } from "./core/workspace/services.js";
 export type { ReadinessInput } from "./core/workspace/shell-service-args.js";
 export type { PullProgress, PullPhase } from "./environments/build.js";
-export { CLI_COMMANDS, SDK_METHODS, MCP_TOOLS, DEFAULTS, LIMITS } from "./contract.js";
+export { DEFAULTS, LIMITS } from "./contract.js";
+export { OPERATIONS, type OperationName } from "./operations/index.js";
 export { VERSION } from "./version.js";

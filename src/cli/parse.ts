@@ -1,14 +1,6 @@
-import { CommanderError, InvalidArgumentError, type Command } from "commander";
+import { CommanderError, type Command } from "commander";
 import { PyroError } from "../core/errors.js";
 import { printJson, reportError } from "./output.js";
-
-/** Commander parser for whole-number flags; ranges are checked by the manager. */
-export function intOption(value: string): number {
-  if (!/^-?\d+$/.test(value.trim())) {
-    throw new InvalidArgumentError(`expected a whole number, got "${value}"`);
-  }
-  return Number.parseInt(value, 10);
-}
 
 /**
  * Whether the user asked for JSON. Read from the raw words because a parse failure happens

@@ -6,6 +6,12 @@ import type { ExecHandlers } from "../protocol/client.js";
  */
 export const MAX_CAPTURED_BYTES = 16 * 1024 * 1024;
 
+/**
+ * What a result keeps per stream when the caller also streams the output (the CLI, an SDK call
+ * with onStdout): the caller already has every byte, so the result only needs the journal's share.
+ */
+export const STREAMED_CAPTURE_BYTES = 64 * 1024;
+
 /** Collects a stream's bytes up to a bound and remembers whether it had to drop any. */
 export class BoundedCapture {
   private chunks: Buffer[] = [];
@@ -40,8 +46,9 @@ export function captureOutput(streams: ExecHandlers): {
   stderr: BoundedCapture;
   handlers: Required<ExecHandlers>;
 } {
-  const stdout = new BoundedCapture(MAX_CAPTURED_BYTES);
-  const stderr = new BoundedCapture(MAX_CAPTURED_BYTES);
+  const limit = streams.onStdout || streams.onStderr ? STREAMED_CAPTURE_BYTES : MAX_CAPTURED_BYTES;
+  const stdout = new BoundedCapture(limit);
+  const stderr = new BoundedCapture(limit);
   return {
     stdout,
     stderr,

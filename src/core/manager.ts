@@ -10,6 +10,7 @@ import {
   type EnvironmentPrunePayload,
   type EnvironmentPullPayload,
 } from "./environments.js";
+import { PyroError } from "./errors.js";
 import { resolvePaths, type PyroPaths } from "./paths.js";
 import { runInVm, type RunOptions, type RunPayload } from "./run.js";
 import { diffWorkspace, type DiffPayload } from "./workspace/diff.js";
@@ -22,6 +23,14 @@ import {
 } from "./workspace/exec.js";
 import { exportWorkspace, type ExportPayload } from "./workspace/export.js";
 import {
+  exportWorkspaceDisk,
+  listWorkspaceDisk,
+  readWorkspaceDisk,
+  type DiskExportPayload,
+  type DiskListPayload,
+  type DiskReadPayload,
+} from "./workspace/disk.js";
+import {
   createWorkspace,
   deleteWorkspace,
   listWorkspaces,
@@ -30,12 +39,13 @@ import {
   type DeletePayload,
   type WorkspaceListPayload,
 } from "./workspace/lifecycle.js";
-import type { WorkspaceRecord } from "./workspace/record.js";
+import { readRecord, type WorkspaceRecord } from "./workspace/record.js";
 import { pushWorkspaceSync, type SyncPushPayload } from "./workspace/sync.js";
 import { resetWorkspace } from "./workspace/reset.js";
 import { startWorkspace, stopWorkspace } from "./workspace/stop-start.js";
 import {
   createSnapshot,
+  BASELINE_SNAPSHOT,
   deleteSnapshot,
   listSnapshots,
   type SnapshotListPayload,
@@ -67,6 +77,68 @@ import {
   type StartServiceOptions,
 } from "./workspace/services.js";
 import type { SignalName } from "../protocol/messages.js";
+import {
+  createHostCompatWorkspace,
+  execHostCompat,
+  guestBootBlocker,
+  isHostCompatWorkspace,
+  requireGuest,
+  runOnHostCompat,
+  useHostCompat,
+} from "./host-compat.js";
+import {
+  createVmRecord,
+  readVm,
+  remainingTtl,
+  removeVmRecord,
+  vmIds,
+  withVmLock,
+  writeVm,
+  type CreateVmOptions,
+  type VmRecord,
+} from "./vm.js";
+import { reapExpired as reapExpiredWorkspaces } from "./workspace/lifecycle.js";
+
+type HostCompatOption = { allowHostCompat?: boolean };
+
+export interface DoctorWithHostCompat extends DoctorPayload {
+  host_compat: {
+    /** Can this host boot a guest? When not, run/create need --allow-host-compat. */
+    guest_boot: boolean;
+    reason: string | null;
+    /** What host_compat mode gives: no isolation at all. */
+    isolation: "none";
+  };
+}
+
+export type VmStatusPayload = Omit<VmRecord, "schema_version" | "state"> & {
+  state: VmRecord["state"] | "crashed";
+  execution_mode: "guest_agent" | "host_compat";
+  accelerator: string | null;
+  last_error: string | null;
+};
+
+export type VmExecPayload = Omit<ExecWorkspacePayload, "workspace_id"> & {
+  vm_id: string;
+  /** exec deletes the VM afterwards, as the original's exec_vm does. */
+  deleted: true;
+};
+
+export interface VmNetworkPayload {
+  vm_id: string;
+  network: boolean;
+  /** QEMU user-mode networking (slirp): outbound only, nothing listens on the host. */
+  mode: "user" | "none" | "host";
+  guest_ip: string | null;
+  gateway: string | null;
+  dns: string | null;
+}
+
+export interface ReapPayload {
+  count: number;
+  vms: string[];
+  workspaces: string[];
+}
 
 export interface ManagerOptions {
   /** Root for all state and caches (default: $PYRO_HOME, else the XDG directories). */
@@ -84,8 +156,22 @@ export class WorkspaceManager {
     this.paths = resolvePaths(options.home);
   }
 
-  doctor(): Promise<DoctorPayload> {
-    return doctor(this.paths);
+  async doctor(): Promise<DoctorWithHostCompat> {
+    const report = await doctor(this.paths);
+    const blocker = guestBootBlocker();
+    if (blocker !== undefined) {
+      // Whatever the probes found, pyro will not boot a guest here: say so everywhere.
+      report.capabilities = { vm_boot: false, guest_exec: false, guest_network: false };
+      report.runtime = "FAIL";
+    }
+    return {
+      ...report,
+      host_compat: {
+        guest_boot: blocker === undefined,
+        reason: blocker ?? null,
+        isolation: "none",
+      },
+    };
   }
 
   listEnvironments(): Promise<EnvironmentListPayload> {
@@ -104,24 +190,51 @@ export class WorkspaceManager {
     return pruneEnvironments(this.paths);
   }
 
-  runInVm(options: RunOptions): Promise<RunPayload> {
-    return runInVm(this.paths, options);
+  /** One command in a fresh VM; on a host that cannot boot one, on the host if allowed. */
+  async runInVm(options: RunOptions & HostCompatOption): Promise<RunPayload> {
+    const { allowHostCompat, ...rest } = options;
+    return useHostCompat(allowHostCompat)
+      ? runOnHostCompat(this.paths, rest)
+      : runInVm(this.paths, rest);
   }
 
-  createWorkspace(options: CreateWorkspaceOptions): Promise<WorkspaceRecord> {
-    return createWorkspace(this.paths, options);
+  async createWorkspace(
+    options: CreateWorkspaceOptions & HostCompatOption,
+  ): Promise<WorkspaceRecord> {
+    const { allowHostCompat, ...rest } = options;
+    return useHostCompat(allowHostCompat)
+      ? createHostCompatWorkspace(this.paths, rest)
+      : createWorkspace(this.paths, rest);
   }
 
-  statusWorkspace(workspaceId: string): Promise<WorkspaceRecord> {
+  async statusWorkspace(workspaceId: string): Promise<WorkspaceRecord> {
+    // A host_compat workspace has no VM to check; its record is its state.
+    if (await isHostCompatWorkspace(this.paths, workspaceId)) {
+      return await readRecord(this.paths, workspaceId);
+    }
     return statusWorkspace(this.paths, workspaceId);
   }
 
-  listWorkspaces(): Promise<WorkspaceListPayload> {
-    return listWorkspaces(this.paths);
+  async listWorkspaces(): Promise<WorkspaceListPayload> {
+    const list = await listWorkspaces(this.paths);
+    for (const entry of list.workspaces) {
+      if (
+        entry.state === "crashed" &&
+        (await isHostCompatWorkspace(this.paths, entry.workspace_id).catch(() => false))
+      ) {
+        entry.state = "started";
+      }
+    }
+    return list;
   }
 
-  execWorkspace(workspaceId: string, options: ExecWorkspaceOptions): Promise<ExecWorkspacePayload> {
-    return execWorkspace(this.paths, workspaceId, options);
+  async execWorkspace(
+    workspaceId: string,
+    options: ExecWorkspaceOptions,
+  ): Promise<ExecWorkspacePayload> {
+    return (await isHostCompatWorkspace(this.paths, workspaceId))
+      ? execHostCompat(this.paths, workspaceId, options)
+      : execWorkspace(this.paths, workspaceId, options);
   }
 
   logsWorkspace(workspaceId: string): Promise<LogsPayload> {
@@ -137,7 +250,9 @@ export class WorkspaceManager {
     sourcePath: string,
     options: { dest?: string } = {},
   ): Promise<SyncPushPayload> {
-    return pushWorkspaceSync(this.paths, workspaceId, sourcePath, options);
+    return this.guestOnly(workspaceId, "pushWorkspaceSync", () =>
+      pushWorkspaceSync(this.paths, workspaceId, sourcePath, options),
+    );
   }
 
   exportWorkspace(
@@ -145,30 +260,69 @@ export class WorkspaceManager {
     path: string,
     options: { outputPath: string; overwrite?: boolean },
   ): Promise<ExportPayload> {
-    return exportWorkspace(this.paths, workspaceId, path, options);
+    return this.guestOnly(workspaceId, "exportWorkspace", () =>
+      exportWorkspace(this.paths, workspaceId, path, options),
+    );
+  }
+
+  /** Offline: list /workspace of a stopped or crashed workspace (or a snapshot) from its disk. */
+  listWorkspaceDisk(
+    workspaceId: string,
+    options: { path?: string; recursive?: boolean; snapshot?: string } = {},
+  ): Promise<DiskListPayload> {
+    return listWorkspaceDisk(this.paths, workspaceId, options);
+  }
+
+  /** Offline: the first bytes of one file of a stopped workspace's disk. */
+  readWorkspaceDisk(
+    workspaceId: string,
+    path: string,
+    options: { maxBytes?: number; snapshot?: string } = {},
+  ): Promise<DiskReadPayload> {
+    return readWorkspaceDisk(this.paths, workspaceId, path, options);
+  }
+
+  /** Offline: export a path of a stopped workspace's disk with the checks of `export`. */
+  exportWorkspaceDisk(
+    workspaceId: string,
+    options: { outputPath: string; path?: string; overwrite?: boolean; snapshot?: string },
+  ): Promise<DiskExportPayload> {
+    return exportWorkspaceDisk(this.paths, workspaceId, options.path ?? "/workspace", options);
   }
 
   diffWorkspace(workspaceId: string): Promise<DiffPayload> {
-    return diffWorkspace(this.paths, workspaceId);
+    return this.guestOnly(workspaceId, "diffWorkspace", () =>
+      diffWorkspace(this.paths, workspaceId),
+    );
   }
 
   createSnapshot(workspaceId: string, snapshotName: string): Promise<SnapshotPayload> {
-    return createSnapshot(this.paths, workspaceId, snapshotName);
+    return this.guestOnly(workspaceId, "createSnapshot", () =>
+      createSnapshot(this.paths, workspaceId, snapshotName),
+    );
   }
 
   listSnapshots(workspaceId: string): Promise<SnapshotListPayload> {
-    return listSnapshots(this.paths, workspaceId);
+    return this.guestOnly(workspaceId, "listSnapshots", () =>
+      listSnapshots(this.paths, workspaceId),
+    );
   }
 
   deleteSnapshot(workspaceId: string, snapshotName: string): Promise<SnapshotPayload> {
-    return deleteSnapshot(this.paths, workspaceId, snapshotName);
+    return this.guestOnly(workspaceId, "deleteSnapshot", () =>
+      deleteSnapshot(this.paths, workspaceId, snapshotName),
+    );
   }
 
-  resetWorkspace(
+  /** Reset; the result names the snapshot it restored (`restored_snapshot`). */
+  async resetWorkspace(
     workspaceId: string,
     options: { snapshot?: string } = {},
-  ): Promise<WorkspaceRecord> {
-    return resetWorkspace(this.paths, workspaceId, options);
+  ): Promise<WorkspaceRecord & { restored_snapshot: string }> {
+    const record = await this.guestOnly(workspaceId, "resetWorkspace", () =>
+      resetWorkspace(this.paths, workspaceId, options),
+    );
+    return { ...record, restored_snapshot: options.snapshot ?? BASELINE_SNAPSHOT };
   }
 
   /** Save the running VM with its memory and end it; `startWorkspace` resumes it. */
@@ -181,7 +335,9 @@ export class WorkspaceManager {
   }
 
   openShell(workspaceId: string, options: OpenShellOptions = {}): Promise<ShellRecord> {
-    return openShell(this.paths, workspaceId, options);
+    return this.guestOnly(workspaceId, "openShell", () =>
+      openShell(this.paths, workspaceId, options),
+    );
   }
 
   readShell(
@@ -189,7 +345,9 @@ export class WorkspaceManager {
     shellId: string,
     options: ReadShellOptions = {},
   ): Promise<ShellReadPayload> {
-    return readShell(this.paths, workspaceId, shellId, options);
+    return this.guestOnly(workspaceId, "readShell", () =>
+      readShell(this.paths, workspaceId, shellId, options),
+    );
   }
 
   writeShell(
@@ -197,7 +355,9 @@ export class WorkspaceManager {
     shellId: string,
     options: { input: string; appendNewline?: boolean },
   ): Promise<ShellRecord & { input_chars: number }> {
-    return writeShell(this.paths, workspaceId, shellId, options);
+    return this.guestOnly(workspaceId, "writeShell", () =>
+      writeShell(this.paths, workspaceId, shellId, options),
+    );
   }
 
   signalShell(
@@ -205,7 +365,9 @@ export class WorkspaceManager {
     shellId: string,
     options: { signalName?: SignalName } = {},
   ): Promise<ShellRecord & { signal: SignalName }> {
-    return signalShell(this.paths, workspaceId, shellId, options);
+    return this.guestOnly(workspaceId, "signalShell", () =>
+      signalShell(this.paths, workspaceId, shellId, options),
+    );
   }
 
   resizeShell(
@@ -213,15 +375,19 @@ export class WorkspaceManager {
     shellId: string,
     options: { cols: number; rows: number },
   ): Promise<ShellRecord> {
-    return resizeShell(this.paths, workspaceId, shellId, options);
+    return this.guestOnly(workspaceId, "resizeShell", () =>
+      resizeShell(this.paths, workspaceId, shellId, options),
+    );
   }
 
   closeShell(workspaceId: string, shellId: string): Promise<ShellRecord & { closed: true }> {
-    return closeShell(this.paths, workspaceId, shellId);
+    return this.guestOnly(workspaceId, "closeShell", () =>
+      closeShell(this.paths, workspaceId, shellId),
+    );
   }
 
   listShells(workspaceId: string): Promise<ShellListPayload> {
-    return listShells(this.paths, workspaceId);
+    return this.guestOnly(workspaceId, "listShells", () => listShells(this.paths, workspaceId));
   }
 
   startService(
@@ -229,15 +395,19 @@ export class WorkspaceManager {
     serviceName: string,
     options: StartServiceOptions,
   ): Promise<ServiceRecord> {
-    return startService(this.paths, workspaceId, serviceName, options);
+    return this.guestOnly(workspaceId, "startService", () =>
+      startService(this.paths, workspaceId, serviceName, options),
+    );
   }
 
   listServices(workspaceId: string): Promise<ServiceListPayload> {
-    return listServices(this.paths, workspaceId);
+    return this.guestOnly(workspaceId, "listServices", () => listServices(this.paths, workspaceId));
   }
 
   statusService(workspaceId: string, serviceName: string): Promise<ServiceRecord> {
-    return statusService(this.paths, workspaceId, serviceName);
+    return this.guestOnly(workspaceId, "statusService", () =>
+      statusService(this.paths, workspaceId, serviceName),
+    );
   }
 
   logsService(
@@ -245,10 +415,160 @@ export class WorkspaceManager {
     serviceName: string,
     options: { tailLines?: number; all?: boolean } = {},
   ): Promise<ServiceLogsPayload> {
-    return logsService(this.paths, workspaceId, serviceName, options);
+    return this.guestOnly(workspaceId, "logsService", () =>
+      logsService(this.paths, workspaceId, serviceName, options),
+    );
   }
 
   stopService(workspaceId: string, serviceName: string): Promise<ServiceRecord> {
-    return stopService(this.paths, workspaceId, serviceName);
+    return this.guestOnly(workspaceId, "stopService", () =>
+      stopService(this.paths, workspaceId, serviceName),
+    );
+  }
+
+  /** Operations that need a guest refuse host_compat workspaces with a typed error. */
+  private async guestOnly<T>(
+    workspaceId: string,
+    what: string,
+    action: () => Promise<T>,
+  ): Promise<T> {
+    await requireGuest(this.paths, workspaceId, what);
+    return action();
+  }
+
+  // The advanced one-shot VM lifecycle (src/core/vm.ts): a VM record plus a backing workspace.
+
+  async createVm(options: CreateVmOptions): Promise<VmStatusPayload> {
+    await reapExpiredWorkspaces(this.paths);
+    return this.vmStatus(await createVmRecord(this.paths, options));
+  }
+
+  async startVm(vmId: string): Promise<VmStatusPayload> {
+    await readVm(this.paths, vmId);
+    return withVmLock(this.paths, vmId, async () => {
+      const record = await readVm(this.paths, vmId);
+      if (record.state === "started" && record.workspace_id) return this.vmStatus(record);
+      const workspace = await this.createWorkspace({
+        environment: record.environment,
+        vcpuCount: record.vcpu_count,
+        memMib: record.mem_mib,
+        ttlSeconds: await remainingTtl(this.paths, record),
+        network: record.network,
+        allowHostCompat: record.allow_host_compat,
+      });
+      const started: VmRecord = {
+        ...record,
+        state: "started",
+        workspace_id: workspace.workspace_id,
+      };
+      await writeVm(this.paths, started);
+      return this.vmStatus(started);
+    });
+  }
+
+  /** Run one command in the VM (starting it if needed), then delete the VM whatever happened. */
+  async execVm(vmId: string, options: ExecWorkspaceOptions): Promise<VmExecPayload> {
+    try {
+      const status = await this.startVm(vmId);
+      const { workspace_id: _id, ...result } = await this.execWorkspace(
+        status.workspace_id as string,
+        options,
+      );
+      return { vm_id: vmId, ...result, deleted: true };
+    } finally {
+      await this.deleteVm(vmId).catch(() => undefined);
+    }
+  }
+
+  async stopVm(vmId: string): Promise<VmStatusPayload> {
+    await readVm(this.paths, vmId);
+    return withVmLock(this.paths, vmId, async () => {
+      const record = await readVm(this.paths, vmId);
+      await this.dropBacking(record);
+      const stopped: VmRecord = {
+        ...record,
+        state: record.state === "created" ? "created" : "stopped",
+        workspace_id: null,
+      };
+      await writeVm(this.paths, stopped);
+      return this.vmStatus(stopped);
+    });
+  }
+
+  async deleteVm(vmId: string): Promise<{ vm_id: string; deleted: true }> {
+    await readVm(this.paths, vmId);
+    await withVmLock(this.paths, vmId, async () => {
+      const record = await readVm(this.paths, vmId).catch(() => undefined);
+      if (record) await this.dropBacking(record);
+      await removeVmRecord(this.paths, vmId);
+    });
+    return { vm_id: vmId, deleted: true };
+  }
+
+  async statusVm(vmId: string): Promise<VmStatusPayload> {
+    return this.vmStatus(await readVm(this.paths, vmId));
+  }
+
+  async networkInfoVm(vmId: string): Promise<VmNetworkPayload> {
+    const status = await this.statusVm(vmId);
+    const host = status.execution_mode === "host_compat";
+    const user = status.network && !host;
+    return {
+      vm_id: vmId,
+      network: status.network || host,
+      mode: host ? "host" : user ? "user" : "none",
+      // QEMU's user-mode network hands out fixed addresses.
+      guest_ip: user ? "10.0.2.15" : null,
+      gateway: user ? "10.0.2.2" : null,
+      dns: user ? "10.0.2.3" : null,
+    };
+  }
+
+  /** Remove expired VMs (and their backing workspaces) and expired workspaces. */
+  async reapExpired(): Promise<ReapPayload> {
+    const vms: string[] = [];
+    for (const id of await vmIds(this.paths)) {
+      const record = await readVm(this.paths, id).catch(() => undefined);
+      if (!record || Date.parse(record.expires_at) <= Date.now()) {
+        if (record) await this.dropBacking(record);
+        await removeVmRecord(this.paths, id);
+        vms.push(id);
+      }
+    }
+    const workspaces = await reapExpiredWorkspaces(this.paths);
+    return { count: vms.length + workspaces.length, vms, workspaces };
+  }
+
+  private async dropBacking(record: VmRecord): Promise<void> {
+    if (!record.workspace_id) return;
+    await deleteWorkspace(this.paths, record.workspace_id).catch((error: unknown) => {
+      if (!(error instanceof PyroError && error.code === "WORKSPACE_NOT_FOUND")) throw error;
+    });
+  }
+
+  private async vmStatus(record: VmRecord): Promise<VmStatusPayload> {
+    const { schema_version: _v, ...fields } = record;
+    const base: VmStatusPayload = {
+      ...fields,
+      execution_mode: "guest_agent",
+      accelerator: null,
+      last_error: null,
+    };
+    if (!record.workspace_id) return base;
+    const workspace = await this.statusWorkspace(record.workspace_id).catch(() => undefined);
+    if (!workspace) {
+      return {
+        ...base,
+        state: "crashed",
+        last_error: "the VM's guest is gone (expired or removed)",
+      };
+    }
+    return {
+      ...base,
+      state: workspace.state === "crashed" ? "crashed" : record.state,
+      execution_mode: workspace.execution_mode,
+      accelerator: workspace.accelerator,
+      last_error: workspace.last_error,
+    };
   }
 }

@@ -3,11 +3,11 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { DEFAULTS } from "../contract.js";
 import type { ProgressListener } from "../environments/build.js";
-import { catalogEntry } from "../environments/catalog.js";
 import { AgentConnection } from "../protocol/client.js";
 import { TIMEOUT_EXIT_CODE } from "../protocol/messages.js";
 import { ensureEnvironment } from "./environments.js";
-import { captureOutput } from "./capture.js";
+import { captureOutput, type BoundedCapture } from "./capture.js";
+import { checkWorkspaceSpec, type ExecutionMode } from "./workspace/record.js";
 import { PyroError } from "./errors.js";
 import { processAlive, readPidFile } from "./fs.js";
 import { runsDir, type PyroPaths } from "./paths.js";
@@ -47,7 +47,7 @@ export interface RunPayload {
   signal: string | null;
   duration_ms: number;
   boot_ms: number;
-  execution_mode: "guest_agent";
+  execution_mode: ExecutionMode;
   accelerator: string;
   vcpu_count: number;
   mem_mib: number;
@@ -59,17 +59,55 @@ export interface RunPayload {
  * tear everything down. The run directory and the VM are removed whatever happens: on success,
  * error, timeout or cancellation.
  */
+/** A run's options checked (environment known, command, ranges) with the defaults applied. */
+export interface RunSpec {
+  environment: string;
+  command: string;
+  vcpuCount: number;
+  memMib: number;
+  timeoutSeconds: number;
+  ttlSeconds: number;
+  network: boolean;
+}
+
+export function checkRunOptions(options: RunOptions): RunSpec {
+  return {
+    ...checkWorkspaceSpec(options),
+    command: checkCommand(options.command),
+    timeoutSeconds: checkRange("timeoutSeconds", options.timeoutSeconds ?? DEFAULTS.timeoutSeconds),
+  };
+}
+
+/** The run payload from what ran where: the same shape in a guest and on the host. */
+export function runPayload(
+  spec: RunSpec,
+  output: { stdout: BoundedCapture; stderr: BoundedCapture },
+  outcome: ExecOutcome,
+  where: { durationMs: number; bootMs: number; executionMode: ExecutionMode; accelerator: string },
+): RunPayload {
+  return {
+    environment: spec.environment,
+    command: spec.command,
+    stdout: output.stdout.text(),
+    stderr: output.stderr.text(),
+    stdout_truncated: output.stdout.truncated,
+    stderr_truncated: output.stderr.truncated,
+    exit_code: outcome.exitCode,
+    timed_out: outcome.timedOut,
+    signal: outcome.signal,
+    duration_ms: where.durationMs,
+    boot_ms: where.bootMs,
+    execution_mode: where.executionMode,
+    accelerator: where.accelerator,
+    vcpu_count: spec.vcpuCount,
+    mem_mib: spec.memMib,
+    network: spec.network,
+  };
+}
+
 export async function runInVm(paths: PyroPaths, options: RunOptions): Promise<RunPayload> {
-  catalogEntry(options.environment);
-  const command = checkCommand(options.command);
-  const vcpuCount = checkRange("vcpuCount", options.vcpuCount ?? DEFAULTS.vcpuCount);
-  const memMib = checkRange("memMib", options.memMib ?? DEFAULTS.memMib);
-  const timeoutSeconds = checkRange(
-    "timeoutSeconds",
-    options.timeoutSeconds ?? DEFAULTS.timeoutSeconds,
-  );
-  const ttlSeconds = checkRange("ttlSeconds", options.ttlSeconds ?? DEFAULTS.ttlSeconds);
-  const network = options.network ?? false;
+  const spec = checkRunOptions(options);
+  const { command, vcpuCount, memMib, timeoutSeconds, ttlSeconds, network } = spec;
 
   await sweepAbandonedRuns(paths);
   const environment = await ensureEnvironment(paths, options.environment, options.onPullProgress);
@@ -101,32 +139,19 @@ export async function runInVm(paths: PyroPaths, options: RunOptions): Promise<Ru
     // backs it up with GUEST_UNRESPONSIVE if the guest stops answering, and the TTL bounds the
     // VM's whole life.
     const result = await raceDeadline(handle.result, ttlSeconds * 1000, options.signal, vm.exited);
-    const durationMs = Math.round(performance.now() - started);
-    return {
-      environment: options.environment,
-      command,
-      stdout: stdout.text(),
-      stderr: stderr.text(),
-      stdout_truncated: stdout.truncated,
-      stderr_truncated: stderr.truncated,
-      exit_code: result.exitCode,
-      timed_out: result.timedOut,
-      signal: result.signal,
-      duration_ms: durationMs,
-      boot_ms: launched.bootMs,
-      execution_mode: "guest_agent",
+    return runPayload(spec, { stdout, stderr }, result, {
+      durationMs: Math.round(performance.now() - started),
+      bootMs: launched.bootMs,
+      executionMode: "guest_agent",
       accelerator: launched.accelerator.accelerator,
-      vcpu_count: vcpuCount,
-      mem_mib: memMib,
-      network,
-    };
+    });
   } finally {
     await kill?.();
     await fs.rm(runDir, { recursive: true, force: true });
   }
 }
 
-type ExecOutcome = { exitCode: number; timedOut: boolean; signal: string | null };
+export type ExecOutcome = { exitCode: number; timedOut: boolean; signal: string | null };
 
 function raceDeadline(
   result: Promise<ExecOutcome>,

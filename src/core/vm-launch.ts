@@ -7,6 +7,7 @@ import type { DiskSpec, RunningVm, VmPlan } from "../runtime/driver.js";
 import { hostTscKhz, requireTool, qemuVersion } from "../runtime/host-tools.js";
 import { ensureInitramfs } from "../runtime/initramfs.js";
 import { createOverlay } from "../runtime/qemu/img.js";
+import { buildQemuArgs } from "../runtime/qemu/args.js";
 import { chooseAccelerator, type AcceleratorChoice } from "../runtime/qemu/accel.js";
 import { QemuDriver } from "../runtime/qemu/vm.js";
 import { guestSetup } from "../protocol/client.js";
@@ -108,6 +109,19 @@ export async function launchVm(paths: PyroPaths, request: LaunchRequest): Promis
       network: base.network,
       accelerator: base.accelerator,
       ...(tscKhz ? { tscKhz } : {}),
+      qemuArgs: buildQemuArgs({
+        ...base,
+        runDir: "/pyro",
+        agentMounts: true,
+        rootDisk: {
+          serial: ROOT_SERIAL,
+          path: "/pyro/root.qcow2",
+          format: "qcow2",
+          readOnly: false,
+        },
+        workspaceDisk: placeholderDisk(WORKSPACE_DISK_SERIAL, false),
+        baselineDisk: placeholderDisk(BASELINE_DISK_SERIAL, true),
+      }).join(" "),
     });
     if (unfit) {
       note = unfit;

@@ -151,11 +151,13 @@ async function installKernel(rootfs: string, work: string): Promise<string> {
   );
   const moduleRoot = path.join(unpacked, "lib", "modules", kernelVersion, "kernel");
   const wanted = new Set([...BOOT_MODULES, ...NET_MODULES]);
+  // Optional: free page reporting (src/runtime/initramfs.ts loads it when present).
+  const optional = new Set(["virtio_balloon"]);
   const modulesOut = path.join(work, "modules");
   await fs.mkdir(modulesOut);
   for (const file of await listFiles(moduleRoot)) {
     const name = path.basename(file).replace(/\.ko$/, "");
-    if (file.endsWith(".ko") && wanted.has(name)) {
+    if (file.endsWith(".ko") && (wanted.has(name) || optional.has(name))) {
       await fs.copyFile(file, path.join(modulesOut, `${name}.ko`));
       wanted.delete(name);
     }

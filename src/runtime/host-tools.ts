@@ -15,6 +15,9 @@ export const HOST_TOOLS = {
   cpio: { binary: "cpio", pkg: "cpio" },
   busybox: { binary: "busybox", pkg: "busybox-static" },
   setpriv: { binary: "setpriv", pkg: "util-linux" },
+  prlimit: { binary: "prlimit", pkg: "util-linux" },
+  debugfs: { binary: "debugfs", pkg: "e2fsprogs" },
+  e2fsck: { binary: "e2fsck", pkg: "e2fsprogs" },
 } as const;
 
 export type HostTool = keyof typeof HOST_TOOLS;

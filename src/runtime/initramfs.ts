@@ -29,6 +29,8 @@ export async function ensureInitramfs(
     hash.update(name);
     hash.update(await fs.readFile(path.join(environment.modules_dir, name)));
   }
+  const balloon = moduleNames.includes(`${BALLOON_MODULE}.ko`);
+  if (balloon) hash.update(`order+${BALLOON_MODULE}`);
   const digest = hash.digest("hex").slice(0, 16);
   const target = path.join(bootCacheDir(paths), `initramfs-${digest}.cpio.gz`);
   if (
@@ -52,12 +54,26 @@ export async function ensureInitramfs(
         path.join(staging, "modules", name),
       );
     }
+    if (balloon) await appendToOrder(path.join(staging, "modules", "order"), BALLOON_MODULE);
     const archive = await cpioNewc(staging);
     await atomicWriteFile(target, gzipSync(archive, { level: 6 }));
     return target;
   } finally {
     await fs.rm(staging, { recursive: true, force: true });
   }
+}
+
+/**
+ * virtio_balloon (after virtio and virtio_mmio in the boot order) lets the guest report freed
+ * pages so QEMU can drop them: an idle workspace then costs the host what the guest uses, not
+ * every page its boot once touched. Environments built before it was packaged boot without it.
+ */
+export const BALLOON_MODULE = "virtio_balloon";
+
+async function appendToOrder(orderFile: string, module: string): Promise<void> {
+  const order = (await fs.readFile(orderFile, "utf8")).split("\n").filter(Boolean);
+  if (!order.includes(module)) order.push(module);
+  await fs.writeFile(orderFile, `${order.join("\n")}\n`);
 }
 
 async function readInput(file: string, what: string, hint: string): Promise<Buffer> {

@@ -1,4 +1,5 @@
 import { PyroError } from "../core/errors.js";
+import { entriesFromInodes } from "../core/workspace/offline-usage.js";
 import {
   FREEZE_DEADLINE_MS,
   FREEZE_LEASE_MS,
@@ -223,6 +224,5 @@ export function parseUsage(stdout: string): { used_bytes: number; entry_count: n
   const [used, iused] = (stdout.trim().split("\n")[1] ?? "").trim().split(/\s+/).map(Number);
   const sane = (n: number | undefined) =>
     n !== undefined && Number.isSafeInteger(n) && n >= 0 ? n : 0;
-  // ext4 keeps 11 inodes for itself (root and lost+found among them).
-  return { used_bytes: sane(used), entry_count: Math.max(0, sane(iused ?? 11) - 11) };
+  return { used_bytes: sane(used), entry_count: entriesFromInodes(sane(iused)) };
 }

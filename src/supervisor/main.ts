@@ -35,6 +35,7 @@ import { setupThroughMux } from "./guest-setup.js";
 import { Multiplexer } from "./mux.js";
 import { SupervisorControl } from "./control.js";
 import path from "node:path";
+import { dropSupervisorMallocEnv } from "./node-flags.js";
 
 export { BASELINE_DISK_SERIAL, WORKSPACE_DISK_SERIAL };
 /** Where `workspace stop` keeps the VM's saved state (in vm/, so reset throws it away). */
@@ -44,6 +45,7 @@ async function main(): Promise<void> {
   const [stateDir, workspaceId] = process.argv.slice(2);
   if (!stateDir || !workspaceId) throw new Error("usage: supervisor <state-dir> <workspace-id>");
   process.env.PYRO_STATE_DIR = stateDir;
+  dropSupervisorMallocEnv();
   const paths = resolvePaths();
   const files = workspaceFiles(paths, workspaceId);
   // One supervisor per workspace: a second one (a race the lock should prevent) stops here,

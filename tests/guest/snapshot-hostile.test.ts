@@ -205,9 +205,9 @@ describe("kill matrix: SIGKILL of the supervisor or QEMU at each snapshot step",
     expect(await status()).toBe("crashed");
     const offline = await create("offline");
     expect(offline.status).toBe(0);
-    const info = parseJson<{ snapshot: { entry_count: number; size_bytes: number } }>(offline.stdout).snapshot;
+    const info = parseJson<{ snapshot: { entry_count: number; bytes_written: number } }>(offline.stdout).snapshot;
     expect(info.entry_count).toBeGreaterThan(0);
-    expect(info.size_bytes).toBeGreaterThan(0);
+    expect(info.bytes_written).toBeGreaterThan(0);
     expect((await pyro(["workspace", "reset", id(), "--snapshot", "offline"])).status).toBe(0);
     expect((await wsExec(id(), "cat a.txt")).stdout).toBe("a\n");
   });

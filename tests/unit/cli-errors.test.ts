@@ -103,7 +103,7 @@ describe("cli bad input", () => {
       },
       {
         args: ["workspace", "shell", "signal", "ID", "shell-1", "--signal", "FOO", "--json"],
-        message: /Allowed choices are HUP, INT, TERM, KILL/,
+        message: /--signal must be one of HUP, INT, TERM, KILL/,
         hint: /pyro workspace shell signal --help/,
       },
       {

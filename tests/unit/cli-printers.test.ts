@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { printWorkspaceSummary } from "../../src/cli/commands/workspace.js";
+import { printWorkspaceSummary } from "../../src/operations/workspace.js";
+import { OPERATIONS } from "../../src/operations/index.js";
 import { reportError } from "../../src/cli/output.js";
 import { PyroError } from "../../src/core/errors.js";
 import type { WorkspaceRecord } from "../../src/core/workspace/record.js";
@@ -21,7 +22,6 @@ describe("cli printers", () => {
   afterEach(() => vi.restoreAllMocks());
 
   it("status: a last_error quoting guest text is printed escaped", () => {
-    const out = capture(process.stdout);
     const record: WorkspaceRecord = {
       schema_version: 1,
       workspace_id: "0123456789ab",
@@ -50,11 +50,32 @@ describe("cli printers", () => {
       service_count: 0,
       running_service_count: 0,
     };
-    printWorkspaceSummary(record);
-    const text = out();
+    const text = printWorkspaceSummary(record).stdout ?? "";
     expect(text).toContain("Last error: guest said \\x1b]0;owned\\x07\\r\\nfake line\n");
     expect(text).toContain("Seed: directory /tmp/seed\\x1b[8m");
     expect(text).not.toMatch(RAW_CONTROL);
+  });
+
+  it("diff and logs: guest names and stored output are escaped, layout kept", () => {
+    const diff = OPERATIONS.diffWorkspace.print({
+      workspace_id: "0123456789ab",
+      changed: true,
+      summary: { total: 1, added: 1, modified: 0, deleted: 0, type_changed: 0 },
+      entries: [
+        { path: "evil\u001b[2J", status: "added", artifact_type: "file", text_patch: null },
+      ],
+      patch: "+line\u001b]0;x\u0007\n\tindented\n",
+    } as never);
+    expect(diff.stdout).toContain("+line\\x1b]0;x\\x07\n\tindented\n");
+    expect(diff.stdout).toContain("added file evil\\x1b[2J\n");
+    expect(diff.stdout).not.toMatch(RAW_CONTROL);
+    const logs = OPERATIONS.logsService.print({
+      workspace_id: "0123456789ab",
+      service_name: "web",
+      stdout: "ok\u001b[31m\n",
+      stderr: "\u009bbad\n",
+    } as never);
+    expect(`${logs.stdout ?? ""}${logs.stderr ?? ""}`).toBe("ok\\x1b[31m\n\\x9bbad\n");
   });
 
   it("errors: human error messages, hints and guest log tails are escaped", () => {

@@ -10,7 +10,7 @@ import type { ClientLink } from "../../src/supervisor/mux.js";
  * while QMP works, a freeze that lands after its deadline) cannot be forced with a real VM.
  * tests/guest/snapshot-hostile.test.ts covers the same rules against a real guest.
  */
-const DF = "Used IUsed\n4096 13\n";
+const DF = "Used IUsed\n4096 12\n";
 
 function client(): ClientLink & { close(): void } {
   const socket = Object.assign(new EventEmitter(), { destroyed: false });

@@ -2,7 +2,9 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WorkspaceManager } from "../../src/core/manager.js";
-import { createServer, mcpWording } from "../../src/mcp/server.js";
+import { createServer } from "../../src/mcp/server.js";
+import { OPERATIONS } from "../../src/operations/index.js";
+import { surfaceWording } from "../../src/operations/invoke.js";
 
 type ToolError = { error: { code: string; message: string; hint?: string } };
 
@@ -20,7 +22,9 @@ describe("mcp errors", () => {
   const callError = async (name: string, args: Record<string, unknown>) => {
     const result = await client.callTool({ name, arguments: args });
     expect(result.isError).toBe(true);
-    return (result.structuredContent as ToolError).error;
+    // The error object rides as JSON in the second text item (no structuredContent on errors).
+    const content = result.content as { type: string; text: string }[];
+    return (JSON.parse(content[1]?.text ?? "{}") as ToolError).error;
   };
 
   it("mcp: a range error names the parameter, not the flag", async () => {
@@ -45,14 +49,27 @@ describe("mcp errors", () => {
   });
 
   it("mcp: wording maps flags to this tool's parameters and leaves the rest", () => {
-    const params = ["workspace_id", "path", "output_path", "overwrite"];
-    expect(mcpWording("Choose another --output, or pass --overwrite to replace it.", params)).toBe(
-      "Choose another output_path, or pass overwrite to replace it.",
+    const exportOp = OPERATIONS.exportWorkspace;
+    expect(
+      surfaceWording(
+        exportOp,
+        "Choose another --output, or pass --overwrite to replace it.",
+        "mcp",
+      ),
+    ).toBe("Choose another output_path, or pass overwrite to replace it.");
+    expect(surfaceWording(exportOp, "Choose another --output, or pass --overwrite.", "sdk")).toBe(
+      "Choose another outputPath, or pass overwrite.",
     );
-    expect(mcpWording("--cols / cols must be from 1 to 1000", [])).toBe(
-      "cols must be from 1 to 1000",
+    expect(
+      surfaceWording(OPERATIONS.resizeShell, "--cols / cols must be from 1 to 1000", "mcp"),
+    ).toBe("cols must be from 1 to 1000");
+    expect(surfaceWording(OPERATIONS.runInVm, "--mem-mib / mem_mib must be whole", "cli")).toBe(
+      "--mem-mib must be whole",
     );
-    expect(mcpWording("try `pyro run debian:12 -- git --version`", params)).toBe(
+    expect(
+      surfaceWording(OPERATIONS.startService, "--ready-file / readiness.path is empty", "sdk"),
+    ).toBe("readiness.path is empty");
+    expect(surfaceWording(exportOp, "try `pyro run debian:12 -- git --version`", "mcp")).toBe(
       "try `pyro run debian:12 -- git --version`",
     );
   });

@@ -3,7 +3,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { offlineUsage, superblockUsage } from "../../src/core/workspace/offline-usage.js";
+import {
+  imageUsage,
+  offlineUsage,
+  superblockUsage,
+} from "../../src/core/workspace/offline-usage.js";
+import { makeExt4 } from "../../src/core/workspace/seed.js";
 
 /** A stopped workspace's usage comes from its ext4 superblock: real mkfs, real qcow2 overlay. */
 const dir = mkdtempSync(path.join(os.tmpdir(), "pyro-usage-"));
@@ -16,7 +21,7 @@ describe("offline snapshot usage", () => {
     writeFileSync(path.join(seed, "a"), "a\n");
     writeFileSync(path.join(seed, "d", "big"), Buffer.alloc(3 * 1024 * 1024, 7));
     const base = path.join(dir, "baseline.ext4");
-    execFileSync("mkfs.ext4", ["-q", "-d", seed, base, "64M"]);
+    await makeExt4(seed, base, 64);
     execFileSync("qemu-img", [
       "create",
       "-q",
@@ -32,6 +37,8 @@ describe("offline snapshot usage", () => {
     expect(usage.entry_count).toBe(3);
     expect(usage.used_bytes).toBeGreaterThanOrEqual(3 * 1024 * 1024);
     expect(usage.used_bytes).toBeLessThan(4 * 1024 * 1024);
+    // The baseline at create is measured the same way, from the raw image.
+    expect(await imageUsage(base)).toEqual(usage);
   });
 
   it("something that is not ext4 gives zeros, never garbage", async () => {

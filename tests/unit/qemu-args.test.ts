@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import type { VmPlan } from "../../src/runtime/driver.js";
-import { buildQemuArgs, kernelCommandLine } from "../../src/runtime/qemu/args.js";
+import {
+  buildQemuArgs,
+  DEFAULT_TB_SIZE_MIB,
+  kernelCommandLine,
+  memoryTuning,
+} from "../../src/runtime/qemu/args.js";
 
 const plan: VmPlan = {
   runDir: "/state/runs/abc",
@@ -33,7 +38,9 @@ describe("qemu command line", () => {
   });
 
   it("qemu args: TCG uses multi-threaded translation; KVM uses the host CPU", () => {
-    expect(valueAfter(buildQemuArgs(plan), "-accel")).toBe("tcg,thread=multi");
+    expect(valueAfter(buildQemuArgs(plan, { tbSizeMib: 0, balloon: false }), "-accel")).toBe(
+      "tcg,thread=multi",
+    );
     const kvm = buildQemuArgs({ ...plan, accelerator: "kvm" });
     expect(valueAfter(kvm, "-accel")).toBe("kvm");
     expect(valueAfter(kvm, "-cpu")).toBe("host");
@@ -81,6 +88,20 @@ describe("qemu command line", () => {
     const line = kernelCommandLine(plan);
     expect(line.split(" ")).toEqual(
       expect.arrayContaining(["quiet", "console=ttyS0", "pyro.root=pyro-root"]),
+    );
+  });
+
+  it("qemu args: TCG's code cache is bounded and freed guest pages are reported, unless overridden", () => {
+    const args = buildQemuArgs(plan, memoryTuning({}));
+    expect(valueAfter(args, "-accel")).toBe(`tcg,thread=multi,tb-size=${DEFAULT_TB_SIZE_MIB}`);
+    expect(args).toContain("virtio-balloon-device,free-page-reporting=on");
+    const old = buildQemuArgs(plan, memoryTuning({ PYRO_TCG_TB_SIZE_MIB: "0", PYRO_BALLOON: "0" }));
+    expect(valueAfter(old, "-accel")).toBe("tcg,thread=multi");
+    expect(old.join(" ")).not.toContain("balloon");
+    expect(memoryTuning({ PYRO_TCG_TB_SIZE_MIB: "nonsense" }).tbSizeMib).toBe(DEFAULT_TB_SIZE_MIB);
+    // The accelerator probe powers off at once: no balloon there.
+    expect(buildQemuArgs({ ...plan, probe: true }, memoryTuning({})).join(" ")).not.toContain(
+      "balloon",
     );
   });
 });

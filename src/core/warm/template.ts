@@ -41,6 +41,8 @@ export interface TemplateInputs {
   network: boolean;
   accelerator: string;
   tscKhz?: number;
+  /** The saved VM's QEMU command line with fixed paths: any device or tuning change is a new key. */
+  qemuArgs: string;
 }
 
 export interface TemplateMeta {
@@ -95,6 +97,7 @@ export async function templateKey(
     network: inputs.network,
     accelerator: inputs.accelerator,
     tsc_khz: inputs.tscKhz ?? null,
+    qemu_args: inputs.qemuArgs,
   };
   const key = createHash("sha256").update(JSON.stringify(described)).digest("hex").slice(0, 24);
   const shape = `${inputs.environment}/${inputs.vcpuCount}cpu/${inputs.memMib}M/${inputs.network ? "net" : "nonet"}`;

@@ -2,19 +2,23 @@ import fs from "node:fs/promises";
 import { DEFAULTS } from "../../contract.js";
 import { PyroError } from "../errors.js";
 import type { PyroPaths } from "../paths.js";
-import { captureOutput } from "../capture.js";
+import { captureOutput, STREAMED_CAPTURE_BYTES, type BoundedCapture } from "../capture.js";
+import type { ExecOutcome } from "../run.js";
 import { checkCommand, checkRange } from "../validate.js";
 import { WORKSPACE_GUEST_PATH, workspaceFiles } from "./layout.js";
 import { connectWorkspace, explainLostConnection } from "./lifecycle.js";
-import { readRecord, updateRecord } from "./record.js";
+import { readRecord, updateRecord, type ExecutionMode } from "./record.js";
 
 /** Output kept per stream in each journal entry (the exec result itself keeps up to 16 MiB). */
-export const JOURNAL_OUTPUT_BYTES = 64 * 1024;
+export const JOURNAL_OUTPUT_BYTES = STREAMED_CAPTURE_BYTES;
 
 export interface ExecWorkspaceOptions {
   command: string;
   timeoutSeconds?: number;
-  /** Streamed output; a returned promise holds the guest back until it resolves. */
+  /**
+   * Streamed output; a returned promise holds the guest back until it resolves. A streamed
+   * result keeps only the first 64 KiB of each stream (the caller already has every byte).
+   */
   onStdout?: (chunk: Buffer) => unknown;
   onStderr?: (chunk: Buffer) => unknown;
 }
@@ -31,7 +35,7 @@ export interface JournalEntry {
   stderr: string;
   stdout_truncated: boolean;
   stderr_truncated: boolean;
-  execution_mode: "guest_agent";
+  execution_mode: ExecutionMode;
 }
 
 export interface ExecWorkspacePayload extends JournalEntry {
@@ -70,15 +74,34 @@ export async function execWorkspace(
   } finally {
     agent.close();
   }
-  const entryBase = {
+  return journalExec(paths, workspaceId, {
     command,
-    cwd: WORKSPACE_GUEST_PATH,
-    exit_code: result.exitCode,
-    timed_out: result.timedOut,
-    duration_ms: Math.round(performance.now() - started),
-    started_at: startedAt.toISOString(),
-    execution_mode: "guest_agent" as const,
-  };
+    outcome: result,
+    startedAt,
+    durationMs: Math.round(performance.now() - started),
+    output: { stdout, stderr },
+    executionMode: "guest_agent",
+  });
+}
+
+/**
+ * Count one finished command in the record, append its entry to the journal (output cut to
+ * JOURNAL_OUTPUT_BYTES per stream) and return the exec payload: the same for a guest and a
+ * host_compat workspace.
+ */
+export async function journalExec(
+  paths: PyroPaths,
+  workspaceId: string,
+  run: {
+    command: string;
+    outcome: ExecOutcome;
+    startedAt: Date;
+    durationMs: number;
+    output: { stdout: BoundedCapture; stderr: BoundedCapture };
+    executionMode: ExecutionMode;
+  },
+): Promise<ExecWorkspacePayload> {
+  const { stdout, stderr } = run.output;
   const out = stdout.text();
   const err = stderr.text();
   const record = await updateRecord(paths, workspaceId, (r) => {
@@ -86,7 +109,13 @@ export async function execWorkspace(
   });
   const entry: JournalEntry = {
     sequence: record.command_count,
-    ...entryBase,
+    command: run.command,
+    cwd: WORKSPACE_GUEST_PATH,
+    exit_code: run.outcome.exitCode,
+    timed_out: run.outcome.timedOut,
+    duration_ms: run.durationMs,
+    started_at: run.startedAt.toISOString(),
+    execution_mode: run.executionMode,
     stdout: out.slice(0, JOURNAL_OUTPUT_BYTES),
     stderr: err.slice(0, JOURNAL_OUTPUT_BYTES),
     stdout_truncated: stdout.truncated || out.length > JOURNAL_OUTPUT_BYTES,

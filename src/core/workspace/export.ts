@@ -152,7 +152,7 @@ async function receive(
   }
 }
 
-async function checkOutputWritable(output: string): Promise<void> {
+export async function checkOutputWritable(output: string): Promise<void> {
   try {
     await fs.mkdir(path.dirname(output), { recursive: true });
     await fs.access(path.dirname(output), fs.constants.W_OK);
@@ -174,7 +174,7 @@ function notWritable(output: string, error: unknown): PyroError {
  * into a tracked temporary name beside --output, then a rename. With --overwrite the old output
  * is moved aside (tracked) first and put back if placing the new one fails.
  */
-async function placeOutput(
+export async function placeOutput(
   artifact: string,
   output: string,
   overwrite: boolean,
@@ -208,7 +208,7 @@ async function placeOutput(
   if (aside !== undefined) await fs.rm(aside, { recursive: true, force: true });
 }
 
-const exists = (file: string): Promise<boolean> =>
+export const exists = (file: string): Promise<boolean> =>
   fs.lstat(file).then(
     () => true,
     () => false,

@@ -5,9 +5,7 @@ import fs from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { DEFAULTS } from "../../contract.js";
 import { AgentConnection, greet } from "../../protocol/client.js";
-import { catalogEntry } from "../../environments/catalog.js";
 import { ensureEnvironment } from "../environments.js";
 import { PyroError } from "../errors.js";
 import { faultPoint } from "../fault.js";
@@ -15,18 +13,13 @@ import { pathExists } from "../fs.js";
 import { liveLockHolder, type LockHolder, type LockOptions } from "../lock.js";
 import { bootTimeoutMs } from "../vm-launch.js";
 import { packageRoot, type PyroPaths } from "../paths.js";
-import { checkRange } from "../validate.js";
-import {
-  workspaceFiles,
-  workspacesDir,
-  WORKSPACE_GUEST_PATH,
-  WORKSPACE_ID_PATTERN,
-} from "./layout.js";
+import { workspaceFiles, workspacesDir, WORKSPACE_ID_PATTERN } from "./layout.js";
 import {
   checkWorkspaceId,
+  checkWorkspaceSpec,
   LIFECYCLE_OPERATIONS,
+  newWorkspaceRecord,
   readRecord,
-  RECORD_SCHEMA_VERSION,
   WORKSPACE_LOCK_HOLD_MS,
   withWorkspaceLock,
   writeRecord,
@@ -35,12 +28,14 @@ import {
 import { buildBaseline } from "./seed.js";
 import { createOverlay } from "../../runtime/qemu/img.js";
 import { markBaseline } from "./snapshots.js";
+import { imageUsage } from "./offline-usage.js";
 import {
   readStopReason,
   stopWorkspaceProcesses,
   supervisorPid,
   writeStopReason,
 } from "./processes.js";
+import { supervisorMallocEnv, supervisorNodeFlags } from "../../supervisor/node-flags.js";
 
 export interface CreateWorkspaceOptions {
   environment: string;
@@ -107,10 +102,7 @@ export async function createWorkspace(
   paths: PyroPaths,
   options: CreateWorkspaceOptions,
 ): Promise<WorkspaceRecord> {
-  catalogEntry(options.environment);
-  const vcpuCount = checkRange("vcpuCount", options.vcpuCount ?? DEFAULTS.vcpuCount);
-  const memMib = checkRange("memMib", options.memMib ?? DEFAULTS.memMib);
-  const ttlSeconds = checkRange("ttlSeconds", options.ttlSeconds ?? DEFAULTS.ttlSeconds);
+  const spec = checkWorkspaceSpec(options);
   await reapExpired(paths);
   await ensureEnvironment(paths, options.environment);
 
@@ -128,34 +120,19 @@ export async function createWorkspace(
         await fs.chmod(files.baseline, 0o444);
         await createOverlay(files.baseline, files.workspaceDisk);
         const now = new Date();
+        // Measured like every snapshot: from the filesystem's own counters.
+        const usage = await imageUsage(files.baseline);
         await markBaseline(paths, workspaceId, {
           created_at: now.toISOString(),
-          entry_count: seed.entry_count,
-          size_bytes: seed.bytes_written,
+          entry_count: usage.entry_count,
+          bytes_written: usage.used_bytes,
         });
         await faultPoint("create:baseline-done");
-        const record: WorkspaceRecord = {
-          schema_version: RECORD_SCHEMA_VERSION,
-          workspace_id: workspaceId,
-          environment: options.environment,
+        const record = newWorkspaceRecord(workspaceId, spec, seed, {
+          now,
           state: "starting",
-          created_at: now.toISOString(),
-          expires_at: new Date(now.getTime() + ttlSeconds * 1000).toISOString(),
-          ttl_seconds: ttlSeconds,
-          vcpu_count: vcpuCount,
-          mem_mib: memMib,
-          network: options.network ?? false,
-          workspace_path: WORKSPACE_GUEST_PATH,
-          workspace_seed: seed,
-          command_count: 0,
-          reset_count: 0,
-          last_reset_at: null,
-          last_error: null,
-          execution_mode: "guest_agent",
-          accelerator: null,
-          service_count: 0,
-          running_service_count: 0,
-        };
+          executionMode: "guest_agent",
+        });
         await writeRecord(paths, record);
         await startSupervisor(paths, workspaceId, holder);
         await faultPoint("create:supervisor-started", () => supervisorPid(paths, workspaceId));
@@ -183,10 +160,16 @@ export async function startSupervisor(
 ): Promise<void> {
   const files = workspaceFiles(paths, workspaceId);
   const log = openSync(files.supervisorLog, "a");
-  const child = spawn(process.execPath, [supervisorScript(), paths.stateDir, workspaceId], {
+  const argv = [...supervisorNodeFlags(), supervisorScript(), paths.stateDir, workspaceId];
+  const child = spawn(process.execPath, argv, {
     detached: true,
     stdio: ["ignore", log, log],
-    env: { ...process.env, PYRO_CACHE_DIR: paths.cacheDir, [LOCK_TOKEN_ENV]: lock.token },
+    env: {
+      ...process.env,
+      ...supervisorMallocEnv(),
+      PYRO_CACHE_DIR: paths.cacheDir,
+      [LOCK_TOKEN_ENV]: lock.token,
+    },
   });
   closeSync(log);
   let exited = false;

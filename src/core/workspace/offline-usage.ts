@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, open, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -11,6 +11,17 @@ export interface DiskUsage {
   used_bytes: number;
   entry_count: number;
 }
+
+/**
+ * Inodes ext4 reserves for itself (1-10, the root directory among them). pyro removes
+ * lost+found after mkfs, so every other inode in use is an entry under /workspace. The live
+ * count (`df` in the supervisor's freeze) and the superblock count below both subtract this.
+ */
+export const RESERVED_INODES = 10;
+
+/** Entries under /workspace from the filesystem's count of inodes in use. */
+export const entriesFromInodes = (usedInodes: number): number =>
+  Math.max(0, usedInodes - RESERVED_INODES);
 
 /**
  * Usage of a stopped workspace disk, from the ext4 superblock (read through qemu-img, never by
@@ -34,6 +45,18 @@ export async function offlineUsage(disk: string): Promise<DiskUsage> {
   }
 }
 
+/** Usage of a raw ext4 image (the baseline at create): its first 2 KiB, read directly. */
+export async function imageUsage(image: string): Promise<DiskUsage> {
+  const file = await open(image, "r");
+  try {
+    const head = Buffer.alloc(2048);
+    await file.read(head, 0, head.length, 0);
+    return superblockUsage(head);
+  } finally {
+    await file.close();
+  }
+}
+
 /** Used bytes and entries from the first 2 KiB of an ext4 filesystem (superblock at 1024). */
 export function superblockUsage(head: Buffer): DiskUsage {
   const sb = head.subarray(1024, 2048);
@@ -49,6 +72,8 @@ export function superblockUsage(head: Buffer): DiskUsage {
   const inodes = sb.readUInt32LE(0x00);
   const freeInodes = sb.readUInt32LE(0x10);
   const usedBlocks = Math.max(0, blocks - (overhead < blocks ? overhead : 0) - free);
-  // ext4 keeps 11 inodes for itself (root and lost+found among them), as in the live count.
-  return { used_bytes: usedBlocks * blockSize, entry_count: Math.max(0, inodes - freeInodes - 11) };
+  return {
+    used_bytes: usedBlocks * blockSize,
+    entry_count: entriesFromInodes(inodes - freeInodes),
+  };
 }

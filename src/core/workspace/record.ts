@@ -1,5 +1,8 @@
 import fs from "node:fs/promises";
+import { DEFAULTS } from "../../contract.js";
+import { catalogEntry } from "../../environments/catalog.js";
 import { PyroError } from "../errors.js";
+import { checkRange } from "../validate.js";
 import { atomicWriteJson } from "../fs.js";
 import { withLock, type LockHolder, type LockOptions } from "../lock.js";
 import type { PyroPaths } from "../paths.js";
@@ -10,6 +13,8 @@ export const RECORD_SCHEMA_VERSION = 1;
 
 export type WorkspaceState = "starting" | "started" | "stopped" | "crashed";
 export type SeedMode = "empty" | "directory" | "tar_archive";
+/** Where commands run: in a guest through the agent, or on the host (host_compat, no isolation). */
+export type ExecutionMode = "guest_agent" | "host_compat";
 
 export interface WorkspaceSeed {
   mode: SeedMode;
@@ -36,7 +41,7 @@ export interface WorkspaceRecord {
   reset_count: number;
   last_reset_at: string | null;
   last_error: string | null;
-  execution_mode: "guest_agent";
+  execution_mode: ExecutionMode;
   accelerator: string | null;
   service_count: number;
   running_service_count: number;
@@ -46,6 +51,63 @@ export interface WorkspaceRecord {
   boot_note?: string | null;
   /** Size of the VM state `workspace stop` saved (checked by `workspace start`). */
   saved_state_bytes?: number | null;
+}
+
+/** What a workspace is created with, checked (environment known, ranges) and defaults applied. */
+export interface WorkspaceSpec {
+  environment: string;
+  vcpuCount: number;
+  memMib: number;
+  ttlSeconds: number;
+  network: boolean;
+}
+
+export function checkWorkspaceSpec(options: {
+  environment: string;
+  vcpuCount?: number;
+  memMib?: number;
+  ttlSeconds?: number;
+  network?: boolean;
+}): WorkspaceSpec {
+  catalogEntry(options.environment);
+  return {
+    environment: options.environment,
+    vcpuCount: checkRange("vcpuCount", options.vcpuCount ?? DEFAULTS.vcpuCount),
+    memMib: checkRange("memMib", options.memMib ?? DEFAULTS.memMib),
+    ttlSeconds: checkRange("ttlSeconds", options.ttlSeconds ?? DEFAULTS.ttlSeconds),
+    network: options.network ?? false,
+  };
+}
+
+/** A new workspace's record: counters at zero, expiry from the TTL. Guest and host_compat alike. */
+export function newWorkspaceRecord(
+  workspaceId: string,
+  spec: WorkspaceSpec,
+  seed: WorkspaceSeed,
+  at: { now: Date; state: WorkspaceState; executionMode: ExecutionMode },
+): WorkspaceRecord {
+  return {
+    schema_version: RECORD_SCHEMA_VERSION,
+    workspace_id: workspaceId,
+    environment: spec.environment,
+    state: at.state,
+    created_at: at.now.toISOString(),
+    expires_at: new Date(at.now.getTime() + spec.ttlSeconds * 1000).toISOString(),
+    ttl_seconds: spec.ttlSeconds,
+    vcpu_count: spec.vcpuCount,
+    mem_mib: spec.memMib,
+    network: spec.network,
+    workspace_path: WORKSPACE_GUEST_PATH,
+    workspace_seed: seed,
+    command_count: 0,
+    reset_count: 0,
+    last_reset_at: null,
+    last_error: null,
+    execution_mode: at.executionMode,
+    accelerator: null,
+    service_count: 0,
+    running_service_count: 0,
+  };
 }
 
 export function checkWorkspaceId(workspaceId: string): string {

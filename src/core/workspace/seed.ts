@@ -23,6 +23,20 @@ export async function buildBaseline(
   stagingDir: string,
   image: string,
 ): Promise<WorkspaceSeed> {
+  const { seed, source } = await prepareSeed(seedPath, stagingDir);
+  await makeExt4(source, image, WORKSPACE_DISK_MIB);
+  return seed;
+}
+
+/**
+ * Check a seed and give its content as a host directory: the seed directory itself (checked
+ * as a tree), or the archive checked entry by entry and unpacked into `stagingDir` (empty when
+ * there is no seed). Used for the guest's baseline and for a host_compat workspace alike.
+ */
+export async function prepareSeed(
+  seedPath: string | undefined,
+  stagingDir: string,
+): Promise<{ seed: WorkspaceSeed; source: string }> {
   let source = stagingDir;
   let seed: WorkspaceSeed = {
     mode: "empty",
@@ -71,8 +85,7 @@ export async function buildBaseline(
       );
     }
   }
-  await makeExt4(source, image, WORKSPACE_DISK_MIB);
-  return seed;
+  return { seed, source };
 }
 
 /**
@@ -101,4 +114,8 @@ export async function makeExt4(sourceDir: string, image: string, sizeMib: number
     image,
     `${sizeMib}M`,
   ]);
+  // mkfs always makes lost+found; a fresh /workspace is empty, so remove it in the image (no
+  // mount: debugfs edits the file). e2fsck recreates it should it ever need one.
+  const debugfs = path.join(path.dirname(requireTool("mkfs")), "debugfs");
+  await execFileAsync(debugfs, ["-w", "-R", "rmdir lost+found", image]);
 }

@@ -38,12 +38,19 @@ export const internalName = (name: string): string =>
   name === BASELINE_SNAPSHOT ? "pyro-baseline" : `n-${name}`;
 export const WORKSPACE_DRIVE_ID = "pyro-workspace";
 
+/**
+ * `entry_count` and `bytes_written` are the same measure for every kind, read from the ext4
+ * filesystem's own counters (constant time at any size): bytes_written is the filesystem's used
+ * space (what `df` reports), entry_count the inodes in use under /workspace (files, directories,
+ * links; a hard-linked file counts once). Live snapshots read them with `df` inside the freeze;
+ * the baseline and stopped workspaces read the superblock (see offline-usage.ts).
+ */
 export interface SnapshotInfo {
   snapshot_name: string;
   kind: "baseline" | "named";
   created_at: string;
   entry_count: number;
-  size_bytes: number;
+  bytes_written: number;
 }
 
 export interface SnapshotPayload {
@@ -68,7 +75,13 @@ const indexFile = (paths: PyroPaths, id: string) =>
 async function readIndex(paths: PyroPaths, id: string): Promise<SnapshotInfo[]> {
   const value = (await readJsonIfExists(indexFile(paths, id)).catch(() => undefined)) as
     SnapshotIndex | undefined;
-  return Array.isArray(value?.snapshots) ? value.snapshots : [];
+  // Indexes written before 2.8.1 call bytes_written size_bytes.
+  return Array.isArray(value?.snapshots)
+    ? value.snapshots.map(({ size_bytes, ...s }: SnapshotInfo & { size_bytes?: number }) => ({
+        ...s,
+        bytes_written: s.bytes_written ?? size_bytes ?? 0,
+      }))
+    : [];
 }
 
 async function writeIndex(paths: PyroPaths, id: string, snapshots: SnapshotInfo[]): Promise<void> {
@@ -244,7 +257,7 @@ export async function createSnapshot(
       kind: "named",
       created_at: new Date().toISOString(),
       entry_count: usage.entry_count,
-      size_bytes: usage.used_bytes,
+      bytes_written: usage.used_bytes,
     };
     await writeIndex(paths, id, [...existing, info]);
     return { workspace_id: id, snapshot: info };

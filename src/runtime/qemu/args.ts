@@ -12,7 +12,7 @@ export const SERIAL_LOG = "serial.log";
  * devices, direct kernel boot, a quiet serial console written to a file (a chatty console costs
  * about a second of boot under TCG), and one virtio-serial port for the agent.
  */
-export function buildQemuArgs(plan: VmPlan): string[] {
+export function buildQemuArgs(plan: VmPlan, tuning: MemoryTuning = memoryTuning()): string[] {
   const args = [
     "-M",
     "microvm,acpi=on",
@@ -23,7 +23,7 @@ export function buildQemuArgs(plan: VmPlan): string[] {
     "-no-reboot",
     ...(plan.accelerator === "kvm"
       ? ["-accel", "kvm", "-cpu", "host"]
-      : ["-accel", "tcg,thread=multi"]),
+      : ["-accel", tcgAccel(tuning.tbSizeMib)]),
     "-smp",
     String(plan.vcpuCount),
     "-m",
@@ -57,7 +57,39 @@ export function buildQemuArgs(plan: VmPlan): string[] {
   if (plan.network) {
     args.push("-netdev", "user,id=net0", "-device", "virtio-net-device,netdev=net0");
   }
+  if (tuning.balloon && !plan.probe) {
+    // Free page reporting: the guest hands back pages it has freed (in 4 MiB blocks), and QEMU
+    // drops them from its RSS. Without the guest module (older environments) it does nothing.
+    args.push("-device", "virtio-balloon-device,free-page-reporting=on");
+  }
   return args;
+}
+
+/**
+ * Host memory knobs. TCG's translated-code cache defaults to 1 GiB of address space and keeps
+ * whatever it fills (about 55 MiB after an idle boot here); a bounded cache is flushed and
+ * refilled when full, which costs speed if it is too small (see docs/performance.md).
+ * `PYRO_TCG_TB_SIZE_MIB` (0 = QEMU's default) and `PYRO_BALLOON=0` override, for comparison.
+ */
+export interface MemoryTuning {
+  /** TCG translation cache in MiB; 0 leaves QEMU's default. */
+  tbSizeMib: number;
+  balloon: boolean;
+}
+
+export const DEFAULT_TB_SIZE_MIB = 32;
+
+export function memoryTuning(env: NodeJS.ProcessEnv = process.env): MemoryTuning {
+  const raw = env.PYRO_TCG_TB_SIZE_MIB;
+  const parsed = raw === undefined || raw === "" ? DEFAULT_TB_SIZE_MIB : Number(raw);
+  return {
+    tbSizeMib: Number.isInteger(parsed) && parsed >= 0 ? parsed : DEFAULT_TB_SIZE_MIB,
+    balloon: env.PYRO_BALLOON !== "0",
+  };
+}
+
+function tcgAccel(tbSizeMib: number): string {
+  return tbSizeMib > 0 ? `tcg,thread=multi,tb-size=${tbSizeMib}` : "tcg,thread=multi";
 }
 
 export function kernelCommandLine(plan: VmPlan): string {

@@ -96,3 +96,17 @@ export async function createOverlay(
     cwd: dir,
   });
 }
+
+/**
+ * A private raw copy of a qcow2 disk (or of one of its internal snapshots), for offline reads.
+ * Zeros stay holes, so the copy costs the disk's used space, not its virtual size.
+ */
+export async function convertToRaw(
+  image: string,
+  target: string,
+  internalSnapshot?: string,
+): Promise<void> {
+  const snapshot =
+    internalSnapshot === undefined ? [] : ["-l", `snapshot.name=${internalSnapshot}`];
+  await qemuImg(["convert", "-q", ...snapshot, "-f", "qcow2", "-O", "raw", image, target]);
+}

@@ -1,0 +1,151 @@
+import { z } from "zod";
+import type { EnvironmentInspectPayload } from "../core/environments.js";
+import { DEFAULT_ENVIRONMENT } from "../environments/catalog.js";
+import { defineOperation, type HumanOutput, HINTS } from "./define.js";
+import { fields } from "./fields.js";
+import { lines } from "./human.js";
+import {
+  doctorWithHostCompat,
+  environmentInspect,
+  environmentList,
+  environmentPrune,
+  environmentPull,
+} from "./payloads.js";
+
+const yesNo = (value: boolean): string => (value ? "yes" : "no");
+
+export const doctor = defineOperation({
+  sdk: "doctor",
+  mcp: null,
+  cli: { path: ["doctor"], examples: ["pyro doctor"] },
+  description:
+    "Check this host: QEMU, accelerator (KVM or TCG), agent, environments and capabilities, with the command that fixes each missing piece. Run it first on a new host.",
+  hints: HINTS.read,
+  input: {},
+  output: doctorWithHostCompat,
+  run: (manager) => manager.doctor(),
+  exitCode: (report) => (report.runtime === "PASS" ? 0 : 1),
+  print: printDoctor,
+});
+
+function printDoctor(r: z.output<typeof doctorWithHostCompat>): HumanOutput {
+  const out = [
+    `Platform: ${r.platform}`,
+    `Runtime: ${r.runtime}`,
+    `QEMU: ${r.qemu.path ? `${r.qemu.version ?? "unknown version"} (${r.qemu.path})` : "not installed"}`,
+    `Accelerator: ${r.accelerator.accelerator} (${r.accelerator.reason})`,
+    `KVM: exists=${yesNo(r.accelerator.kvm_device.exists)} readable=${yesNo(r.accelerator.kvm_device.readable)} writable=${yesNo(r.accelerator.kvm_device.writable)}`,
+    `Agent: ${r.agent.present ? "present" : "missing"} (${r.agent.path})`,
+    `Boot artifacts (${r.boot_artifacts.environment}): kernel=${yesNo(r.boot_artifacts.kernel)} rootfs=${yesNo(r.boot_artifacts.rootfs)} initramfs=${yesNo(r.boot_artifacts.initramfs)}`,
+    `Environment cache: ${r.environment_cache}`,
+    ...r.environments.map(
+      (e) =>
+        `  ${e.name} [${e.installed ? "installed" : "not installed"}]${e.kernel_version ? ` kernel ${e.kernel_version}` : ""}${e.problem ? ` problem: ${e.problem}` : ""}`,
+    ),
+    `Capabilities: vm_boot=${yesNo(r.capabilities.vm_boot)} guest_exec=${yesNo(r.capabilities.guest_exec)} guest_network=${yesNo(r.capabilities.guest_network)}`,
+    `Boot path: ${r.warm.boot_path}${r.warm.enabled ? ` (warm starts on; ${r.warm.saved_states.length} saved state(s))` : " (PYRO_WARM=0)"}`,
+    r.host_compat.guest_boot
+      ? "Host compat: not needed (guests boot here)"
+      : `Host compat: guests cannot boot here (${r.host_compat.reason ?? "unknown"}); --allow-host-compat runs commands on the host with NO isolation`,
+  ];
+  if (r.issues.length > 0) {
+    out.push("To fix:");
+    for (const issue of r.issues) out.push(`  - ${issue.problem}: run \`${issue.fix}\``);
+  }
+  return { stdout: lines(...out) };
+}
+
+export const listEnvironments = defineOperation({
+  sdk: "listEnvironments",
+  mcp: { tool: "vm_list_environments", title: "List environments" },
+  cli: { path: ["env", "list"], examples: ["pyro env list"] },
+  description:
+    "List the environments pyro can boot (debian:12, debian:12-base, debian:12-build) and whether each is installed. Use it to pick the environment for run or workspace create.",
+  hints: HINTS.read,
+  input: {},
+  output: environmentList,
+  run: (manager) => manager.listEnvironments(),
+  print: (payload) => {
+    const out = [`Catalog version: ${payload.catalog_version}`];
+    for (const e of payload.environments) {
+      out.push(`${e.name} [${e.installed ? "installed" : "not installed"}] ${e.description}`);
+    }
+    return { stdout: lines(...out) };
+  },
+});
+
+const environmentName = { environment: fields.environment };
+
+export const pullEnvironment = defineOperation({
+  sdk: "pullEnvironment",
+  sdkArgs: ["environment"],
+  hooks: ["onProgress"],
+  mcp: null,
+  cli: {
+    path: ["env", "pull"],
+    args: ["environment"],
+    examples: [`pyro env pull ${DEFAULT_ENVIRONMENT}`],
+  },
+  description:
+    "Build an environment locally from Debian packages (idempotent; repairs a broken install). run and workspace create pull on first use; pull ahead to pay that cost once.",
+  hints: HINTS.update,
+  input: environmentName,
+  output: environmentPull,
+  run: (manager, input, hooks) => manager.pullEnvironment(input.environment, hooks.onProgress),
+  print: (payload) => ({
+    stdout:
+      printInspect(payload) +
+      (payload.pulled ? "Pulled: yes\n" : "Pulled: no (already installed)\n"),
+  }),
+});
+
+export const inspectEnvironment = defineOperation({
+  sdk: "inspectEnvironment",
+  sdkArgs: ["environment"],
+  mcp: null,
+  cli: {
+    path: ["env", "inspect"],
+    args: ["environment"],
+    examples: [`pyro env inspect ${DEFAULT_ENVIRONMENT}`],
+  },
+  description:
+    "Show one environment's catalog entry and install details (kernel, paths, build time, any problem with the install).",
+  hints: HINTS.read,
+  input: environmentName,
+  output: environmentInspect,
+  run: (manager, input) => manager.inspectEnvironment(input.environment),
+  print: (payload) => ({ stdout: printInspect(payload) }),
+});
+
+export const pruneEnvironments = defineOperation({
+  sdk: "pruneEnvironments",
+  mcp: null,
+  cli: { path: ["env", "prune"], examples: ["pyro env prune"] },
+  description:
+    "Remove broken or stale environment installs and leftovers of interrupted pulls, to free disk space.",
+  hints: HINTS.destroyIdempotent,
+  input: {},
+  output: environmentPrune,
+  run: (manager) => manager.pruneEnvironments(),
+  print: (payload) => {
+    let stdout = payload.count === 0 ? "Nothing to prune.\n" : "";
+    for (const r of payload.removed) stdout += lines(`Removed ${r.name}: ${r.reason}`);
+    return { stdout };
+  },
+});
+
+function printInspect(e: EnvironmentInspectPayload): string {
+  const out = [
+    `Environment: ${e.name}`,
+    `Version: ${e.version}`,
+    `Description: ${e.description}`,
+    `Distribution: ${e.distribution} ${e.distribution_version}`,
+    `Default packages: ${e.default_packages.join(", ")}`,
+    `Installed: ${e.installed ? "yes" : "no"}`,
+    `Install dir: ${e.install_dir}`,
+  ];
+  if (e.kernel_version) out.push(`Kernel: ${e.kernel_version}`);
+  if (e.built_at) out.push(`Built at: ${e.built_at}`);
+  if (e.problem) out.push(`Problem: ${e.problem} (fix: pyro env pull ${e.name})`);
+  return lines(...out);
+}
