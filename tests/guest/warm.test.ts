@@ -89,8 +89,8 @@ describe("warm create", () => {
     expect(a.boot_path).toBe("warm");
     expect(b.boot_path).toBe("warm");
     for (const r of [a, b]) {
-      const ws = await wsExec(r.workspace_id, "cat /workspace/hello.txt; ls /run/pyro/baseline; hostname");
-      expect(ws.stdout).toBe("hello from the seed\nhello.txt\nlost+found\npyro\n");
+      const ws = await wsExec(r.workspace_id, "cat /workspace/hello.txt; ls /run/pyro/baseline | grep -v lost+found; hostname");
+      expect(ws.stdout).toBe("hello from the seed\nhello.txt\npyro\n");
     }
     const [ra, rb] = [await urandom(a.workspace_id), await urandom(b.workspace_id)];
     expect(ra).toMatch(/^[0-9a-f]{64}$/);
@@ -113,8 +113,8 @@ describe("warm create", () => {
     const reset = await lifecycle("reset", id);
     expect(reset.status, reset.stderr).toBe(0);
     expect(parseJson<Rec>(reset.stdout).boot_path).toBe("warm");
-    const after = await wsExec(id, "ls /tmp; ls /workspace; pgrep -x sleep || echo no-sleep; cat /workspace/hello.txt");
-    expect(after.stdout).toBe("hello.txt\nlost+found\nno-sleep\nhello from the seed\n");
+    const after = await wsExec(id, "ls /tmp; ls /workspace | grep -v lost+found; pgrep -x sleep || echo no-sleep; cat /workspace/hello.txt");
+    expect(after.stdout).toBe("hello.txt\nno-sleep\nhello from the seed\n");
     expect(await clockSkewMs(id)).toBeLessThan(1000);
   });
 
@@ -163,7 +163,10 @@ describe("warm create", () => {
 describe("stop and start", () => {
   it("stop/start: processes, files in /tmp and the clock survive; stopped is listed", async () => {
     const id = b.workspace_id;
-    await wsExec(id, "echo kept > /tmp/kept; sleep 1000 > /dev/null 2>&1 & echo $! > /tmp/sleep.pid");
+    await wsExec(
+      id,
+      "echo written-before-stop > /workspace/flushed.txt; echo kept > /tmp/kept; sleep 1000 > /dev/null 2>&1 & echo $! > /tmp/sleep.pid",
+    );
     const stopped = await lifecycle("stop", id);
     expect(stopped.status, stopped.stderr).toBe(0);
     expect(parseJson<Rec>(stopped.stdout).state).toBe("stopped");
@@ -172,6 +175,10 @@ describe("stop and start", () => {
       (await pyro(["workspace", "list", "--json"])).stdout,
     );
     expect(list.workspaces.find((w) => w.workspace_id === id)?.state).toBe("stopped");
+    // Offline disk tools read a stopped workspace: the stop flushed the guest's file systems.
+    const disk = await pyro(["workspace", "disk", "read", id, "flushed.txt"]);
+    expect(disk.status, disk.stderr).toBe(0);
+    expect(disk.stdout).toContain("written-before-stop");
     const refused = await wsExec(id, "true");
     expect(refused.status).not.toBe(0);
     expect(refused.stderr).toMatch(/WORKSPACE_STOPPED|is stopped/);
