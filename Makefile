@@ -37,6 +37,7 @@ bench: setup
 	npx tsx bench/workspace.ts
 	npx tsx bench/stream.ts
 	npx tsx bench/memory.ts
+	npx tsx bench/warm.ts
 
 demo: setup
 	node dist/src/cli/main.js doctor

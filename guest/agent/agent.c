@@ -25,6 +25,7 @@
 #include "json.h"
 #include "protocol.h"
 #include "pty.h"
+#include "setup.h"
 
 #define MAX_CHANNELS 256
 #define STDIN_HIGH_WATER (1u << 20) /* stop reading the port while this much stdin is queued */
@@ -271,7 +272,7 @@ struct req {
 
 static void on_hello(struct req *r)
 {
-    static const char *const capabilities[] = {"exec", "pty"};
+    static const char *const capabilities[] = {"exec", "pty", "setup"};
     uint64_t v;
     if (json_u64(json_get(r->hdr, "protocol"), &v)) {
         send_error(0, "BAD_REQUEST", "hello needs a numeric \"protocol\"");
@@ -321,6 +322,25 @@ static void on_shutdown(struct req *r)
     reboot(RB_POWER_OFF);
     for (;;) /* PID 1 must never exit: that panics the kernel */
         pause();
+}
+
+/* After a restore: entropy, clock, identity and mounts, answered before any command runs
+ * (the host sends nothing else until setup_done). */
+static void on_setup(struct req *r)
+{
+    struct setup_req req;
+    char why[512];
+    const char *bad = setup_parse(r->hdr, &req);
+    if (bad) {
+        send_error(0, "BAD_REQUEST", "setup: %s", bad);
+        return;
+    }
+    if (setup_apply(&req, r->payload, r->payload_len, why, sizeof why)) {
+        logmsg("setup failed: %s", why);
+        send_error(0, "SETUP_FAILED", "%s", why);
+        return;
+    }
+    send_type(0, PYRO_MSG_SETUP_DONE);
 }
 
 /* Reads "cols"/"rows" (each 1..PTY_MAX_DIM); absent or null keeps the value already there. */
@@ -514,6 +534,7 @@ static const struct handler {
     {PYRO_MSG_HELLO, ON_CONTROL, CHAN_FREE, on_hello},
     {PYRO_MSG_PING, ON_CONTROL, CHAN_FREE, on_ping},
     {PYRO_MSG_SHUTDOWN, ON_CONTROL, CHAN_FREE, on_shutdown},
+    {PYRO_MSG_SETUP, ON_CONTROL, CHAN_FREE, on_setup},
     {PYRO_MSG_EXEC, ON_OPEN, CHAN_EXEC, on_exec},
     {PYRO_MSG_STDIN, ON_LIVE, CHAN_EXEC, on_stdin},
     {PYRO_MSG_STDIN_EOF, ON_LIVE, CHAN_EXEC, on_stdin_eof},

@@ -2,7 +2,7 @@
 #ifndef PYRO_PROTOCOL_H
 #define PYRO_PROTOCOL_H
 
-#define PYRO_PROTOCOL_VERSION 2
+#define PYRO_PROTOCOL_VERSION 3
 #define PYRO_AGENT_VERSION "2.8.0"
 #define PYRO_MAX_HEADER_BYTES 65536
 #define PYRO_MAX_FRAME_BYTES 1114112
@@ -26,5 +26,7 @@
 #define PYRO_MSG_CREDIT "credit"
 #define PYRO_MSG_EXIT "exit"
 #define PYRO_MSG_ERROR "error"
+#define PYRO_MSG_SETUP "setup"
+#define PYRO_MSG_SETUP_DONE "setup_done"
 
 #endif

@@ -7,6 +7,8 @@ import { ensureInitramfs } from "../runtime/initramfs.js";
 import { chooseAccelerator, type AcceleratorChoice } from "../runtime/qemu/accel.js";
 import { VERSION } from "../version.js";
 
+import { listTemplates, warmEnabled } from "./warm/template.js";
+
 export interface DoctorIssue {
   problem: string;
   fix: string;
@@ -30,6 +32,12 @@ export interface DoctorPayload {
   }[];
   boot_artifacts: { environment: string; kernel: boolean; rootfs: boolean; initramfs: boolean };
   capabilities: { vm_boot: boolean; guest_exec: boolean; guest_network: boolean };
+  /** Warm starts: whether they are on, and the saved post-boot states on disk. */
+  warm: {
+    enabled: boolean;
+    boot_path: "warm" | "cold";
+    saved_states: { environment: string; shape: string; created_at: string; state_bytes: number }[];
+  };
   issues: DoctorIssue[];
 }
 
@@ -120,6 +128,16 @@ export async function doctor(paths: PyroPaths): Promise<DoctorPayload> {
       initramfs,
     },
     capabilities: { vm_boot: vmBoot, guest_exec: vmBoot && agentPresent, guest_network: vmBoot },
+    warm: {
+      enabled: warmEnabled(),
+      boot_path: warmEnabled() ? "warm" : "cold",
+      saved_states: (await listTemplates(paths)).map((t) => ({
+        environment: t.environment,
+        shape: t.shape,
+        created_at: t.created_at,
+        state_bytes: t.state_bytes,
+      })),
+    },
     issues,
   };
   payload.runtime = payload.capabilities.guest_exec ? "PASS" : "FAIL";

@@ -51,6 +51,8 @@ export type ErrorCode =
   | "WORKSPACE_RUNNING"
   | "DISK_UNREADABLE"
   | "DISK_PATH_NOT_FOUND"
+  | "VM_SAVE_FAILED"
+  | "WORKSPACE_STOPPED"
   | "INTERNAL";
 
 export interface PyroErrorPayload {

@@ -42,6 +42,7 @@ import {
 import { readRecord, type WorkspaceRecord } from "./workspace/record.js";
 import { pushWorkspaceSync, type SyncPushPayload } from "./workspace/sync.js";
 import { resetWorkspace } from "./workspace/reset.js";
+import { startWorkspace, stopWorkspace } from "./workspace/stop-start.js";
 import {
   createSnapshot,
   BASELINE_SNAPSHOT,
@@ -322,6 +323,15 @@ export class WorkspaceManager {
       resetWorkspace(this.paths, workspaceId, options),
     );
     return { ...record, restored_snapshot: options.snapshot ?? BASELINE_SNAPSHOT };
+  }
+
+  /** Save the running VM with its memory and end it; `startWorkspace` resumes it. */
+  stopWorkspace(workspaceId: string): Promise<WorkspaceRecord> {
+    return stopWorkspace(this.paths, workspaceId);
+  }
+
+  startWorkspace(workspaceId: string): Promise<WorkspaceRecord> {
+    return startWorkspace(this.paths, workspaceId);
   }
 
   openShell(workspaceId: string, options: OpenShellOptions = {}): Promise<ShellRecord> {

@@ -43,6 +43,7 @@ function printDoctor(r: z.output<typeof doctorWithHostCompat>): HumanOutput {
         `  ${e.name} [${e.installed ? "installed" : "not installed"}]${e.kernel_version ? ` kernel ${e.kernel_version}` : ""}${e.problem ? ` problem: ${e.problem}` : ""}`,
     ),
     `Capabilities: vm_boot=${yesNo(r.capabilities.vm_boot)} guest_exec=${yesNo(r.capabilities.guest_exec)} guest_network=${yesNo(r.capabilities.guest_network)}`,
+    `Boot path: ${r.warm.boot_path}${r.warm.enabled ? ` (warm starts on; ${r.warm.saved_states.length} saved state(s))` : " (PYRO_WARM=0)"}`,
     r.host_compat.guest_boot
       ? "Host compat: not needed (guests boot here)"
       : `Host compat: guests cannot boot here (${r.host_compat.reason ?? "unknown"}); --allow-host-compat runs commands on the host with NO isolation`,

@@ -40,6 +40,8 @@ export const OPERATIONS = {
   readWorkspaceDisk: disk.readWorkspaceDisk,
   exportWorkspaceDisk: disk.exportWorkspaceDisk,
   resetWorkspace: workspace.resetWorkspace,
+  stopWorkspace: workspace.stopWorkspace,
+  startWorkspace: workspace.startWorkspace,
   createSnapshot: snapshots.createSnapshot,
   listSnapshots: snapshots.listSnapshots,
   deleteSnapshot: snapshots.deleteSnapshot,

@@ -93,6 +93,23 @@ export const doctorReport = z
     capabilities: z
       .object({ vm_boot: z.boolean(), guest_exec: z.boolean(), guest_network: z.boolean() })
       .strict(),
+    warm: z
+      .object({
+        enabled: z.boolean(),
+        boot_path: z.enum(["warm", "cold"]),
+        saved_states: z.array(
+          z
+            .object({
+              environment: z.string(),
+              shape: z.string(),
+              created_at: iso,
+              state_bytes: z.number().int(),
+            })
+            .strict(),
+        ),
+      })
+      .strict()
+      .describe("Warm starts: on or off (PYRO_WARM=0), and the saved post-boot VM states on disk."),
     issues: z.array(z.object({ problem: z.string(), fix: z.string() }).strict()),
   })
   .strict();
@@ -154,6 +171,22 @@ export const workspaceRecord = z
     accelerator: z.string().nullable(),
     service_count: z.number().int(),
     running_service_count: z.number().int(),
+    boot_path: z
+      .enum(["warm", "cold"])
+      .nullable()
+      .optional()
+      .describe("How the VM last came up: restored from a saved state (warm) or booted (cold)."),
+    boot_note: z
+      .string()
+      .nullable()
+      .optional()
+      .describe("Why the last start was cold although warm starts are on."),
+    saved_state_bytes: z
+      .number()
+      .int()
+      .nullable()
+      .optional()
+      .describe("Size of the VM state `workspace stop` saved, while stopped."),
   })
   .strict();
 

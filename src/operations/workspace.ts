@@ -26,6 +26,7 @@ export function printWorkspaceSummary(r: z.output<typeof workspaceRecord>): Huma
     `State: ${r.state}`,
     `Workspace: ${r.workspace_path}`,
     `Execution mode: ${r.execution_mode}${r.accelerator ? ` (${r.accelerator})` : ""}`,
+    ...(r.boot_path ? [`Boot path: ${r.boot_path}${r.boot_note ? ` (${r.boot_note})` : ""}`] : []),
     `Resources: ${r.vcpu_count} vCPU / ${r.mem_mib} MiB${r.network ? " / network" : ""}`,
     `Seed: ${r.workspace_seed.mode}${r.workspace_seed.seed_path ? ` ${r.workspace_seed.seed_path}` : ""} (${r.workspace_seed.entry_count} entries, ${r.workspace_seed.bytes_written} bytes)`,
     `Command count: ${r.command_count}`,
@@ -313,4 +314,40 @@ export const resetWorkspace = defineOperation({
       `[workspace-reset] workspace_id=${record.workspace_id} restored_snapshot=${record.restored_snapshot} reset_count=${record.reset_count}`,
     ),
   }),
+});
+
+export const stopWorkspace = defineOperation({
+  sdk: "stopWorkspace",
+  sdkArgs: ["workspace_id"],
+  mcp: { tool: "workspace_stop", title: "Stop a workspace, keeping its memory" },
+  cli: {
+    path: ["workspace", "stop"],
+    args: ["workspace_id"],
+    examples: ["pyro workspace stop WORKSPACE_ID"],
+  },
+  description:
+    "Save a running workspace's whole VM (memory, processes, shells, services) beside its disks and end it: state stopped, no CPU, listed and counted; the TTL still runs. workspace_start resumes it where it was; reset and delete work on it. Stopping a stopped workspace does nothing.",
+  hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
+  input: byId,
+  output: workspaceRecord,
+  run: (manager, input) => manager.stopWorkspace(input.workspace_id),
+  print: printWorkspaceSummary,
+});
+
+export const startWorkspace = defineOperation({
+  sdk: "startWorkspace",
+  sdkArgs: ["workspace_id"],
+  mcp: { tool: "workspace_start", title: "Start a stopped workspace" },
+  cli: {
+    path: ["workspace", "start"],
+    args: ["workspace_id"],
+    examples: ["pyro workspace start WORKSPACE_ID"],
+  },
+  description:
+    "Resume a stopped workspace where it was: the same VM with its processes, shells and services, the clock set and fresh entropy. Starting a running workspace does nothing; a workspace whose saved state is unusable is marked crashed (reset recovers it).",
+  hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
+  input: byId,
+  output: workspaceRecord,
+  run: (manager, input) => manager.startWorkspace(input.workspace_id),
+  print: printWorkspaceSummary,
 });

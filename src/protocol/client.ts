@@ -400,7 +400,11 @@ export class AgentConnection {
  * and leaves the stream paused, with no listeners of its own; whatever came after the hello is
  * kept for `takeHandshakeRest`, so the next reader starts exactly where the handshake stopped.
  */
-export function greet(stream: Duplex, timeoutMs: number): Promise<AgentHello> {
+export function greet(
+  stream: Duplex,
+  timeoutMs: number,
+  options: { skipChannelFrames?: boolean } = {},
+): Promise<AgentHello> {
   return new Promise<AgentHello>((resolve, reject) => {
     const decoder = new FrameDecoder();
     const finish = (error: Error | undefined, hello?: AgentHello, rest: Frame[] = []) => {
@@ -435,6 +439,9 @@ export function greet(stream: Duplex, timeoutMs: number): Promise<AgentHello> {
           ),
         );
       }
+      // A VM restored with processes running (workspace start) may send their output before
+      // the hello answer: it belongs to the connection before, and is dropped.
+      if (options.skipChannelFrames) frames = frames.filter((f) => f.channel === 0);
       const [frame, ...rest] = frames;
       if (!frame) return;
       const h = frame.header;
@@ -511,5 +518,98 @@ export function guestError(
   return new PyroError("GUEST_ERROR", `guest agent refused the request (${code}): ${message}`, {
     hint,
     details: { guest_code: code },
+  });
+}
+
+export interface GuestSetup {
+  timeMs?: number;
+  hostname?: string;
+  machineId?: string;
+  mounts?: { serial: string; target: string; read_only: boolean }[];
+  /** Fresh host entropy for the guest's kernel RNG (16 to 512 bytes). */
+  entropy: Buffer;
+}
+
+/**
+ * Make a VM restored from a saved state its own (docs/protocol.md, "setup"): right after `greet`,
+ * before anything else is sent. Extra hello answers from the handshake are skipped; whatever
+ * follows `setup_done` is kept for the next reader, as `greet` does.
+ */
+export function guestSetup(stream: Duplex, setup: GuestSetup, timeoutMs: number): Promise<void> {
+  const rest = takeHandshakeRest(stream);
+  return new Promise<void>((resolve, reject) => {
+    let done = false;
+    const finish = (error: Error | undefined, after: Frame[] = []) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      stream.off("data", onData);
+      stream.off("close", onClose);
+      stream.off("error", onClose);
+      stream.pause();
+      handshakeRests.set(stream, { decoder: rest.decoder, frames: after });
+      if (error) reject(error);
+      else resolve();
+    };
+    const timer = setTimeout(
+      () =>
+        finish(
+          new PyroError(
+            "VM_BOOT_TIMEOUT",
+            `guest agent did not finish setup within ${timeoutMs} ms`,
+          ),
+        ),
+      timeoutMs,
+    );
+    const onClose = () =>
+      finish(new PyroError("VM_CRASHED", "the agent connection closed during setup"));
+    const take = (frames: Frame[]) => {
+      for (let i = 0; i < frames.length; i++) {
+        const frame = frames[i] as Frame;
+        if (frame.channel === 0 && frame.header.type === T.HELLO) continue;
+        if (frame.channel === 0 && frame.header.type === T.SETUP_DONE) {
+          return finish(undefined, frames.slice(i + 1));
+        }
+        const message =
+          frame.header.type === T.ERROR && typeof frame.header.message === "string"
+            ? frame.header.message.slice(0, 1000)
+            : `unexpected ${frame.header.type} frame`;
+        return finish(
+          new PyroError("VM_BOOT_FAILED", `the restored guest could not be set up: ${message}`, {
+            hint: "Run `pyro doctor`; PYRO_WARM=0 boots cold instead of restoring a saved state.",
+          }),
+        );
+      }
+    };
+    const onData = (data: Buffer) => {
+      try {
+        take(rest.decoder.push(data));
+      } catch (error) {
+        finish(
+          new PyroError(
+            "PROTOCOL_ERROR",
+            `guest agent broke the protocol: ${(error as Error).message}`,
+          ),
+        );
+      }
+    };
+    stream.on("data", onData);
+    stream.once("close", onClose);
+    stream.once("error", onClose);
+    stream.write(
+      encodeFrame(
+        0,
+        {
+          type: T.SETUP,
+          ...(setup.timeMs !== undefined ? { time_ms: setup.timeMs } : {}),
+          ...(setup.hostname ? { hostname: setup.hostname } : {}),
+          ...(setup.machineId ? { machine_id: setup.machineId } : {}),
+          ...(setup.mounts ? { mounts: setup.mounts } : {}),
+        },
+        setup.entropy,
+      ),
+    );
+    take(rest.frames);
+    if (!done) stream.resume();
   });
 }

@@ -3,7 +3,7 @@
  * guest/agent/protocol.h is generated from this file by scripts/gen-protocol-header.ts; a test
  * fails when the checked-in header drifts.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 export const AGENT_VERSION = "2.8.0";
 export const MAX_HEADER_BYTES = 65_536;
 export const MAX_CHUNK_BYTES = 65_536;
@@ -34,6 +34,9 @@ export const MESSAGE_TYPES = {
   CREDIT: "credit",
   EXIT: "exit",
   ERROR: "error",
+  /** Host to agent after a restore: entropy, clock, identity, mounts (docs/protocol.md). */
+  SETUP: "setup",
+  SETUP_DONE: "setup_done",
 } as const;
 
 export type MessageType = (typeof MESSAGE_TYPES)[keyof typeof MESSAGE_TYPES];

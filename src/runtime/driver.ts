@@ -10,9 +10,12 @@ export type Accelerator = "kvm" | "tcg";
 export interface DiskSpec {
   /** Serial number the guest init uses to find the disk, e.g. "pyro-root". */
   serial: string;
+  /** Unused for a placeholder. */
   path: string;
-  format: "qcow2" | "raw";
+  /** "placeholder": a zero-filled stand-in of `sizeBytes` (QEMU null-co) with the same device. */
+  format: "qcow2" | "raw" | "placeholder";
   readOnly: boolean;
+  sizeBytes?: number;
 }
 
 export interface VmPlan {
@@ -32,6 +35,14 @@ export interface VmPlan {
    * the boot hangs; giving it the host's TSC rate skips that calibration.
    */
   tscKhz?: number;
+  /**
+   * The agent mounts /workspace and the baseline (a `setup` request) instead of the guest init:
+   * set for every VM whose state is saved or restored, so saved and restored VMs share one
+   * command line (their kernel parameters name no disks).
+   */
+  agentMounts?: boolean;
+  /** Start from this saved state (`-incoming`) instead of booting the kernel. */
+  incomingStatePath?: string;
   /** Only the accelerator probe sets this: the guest powers off right after loading modules. */
   probe?: boolean;
 }
@@ -55,6 +66,11 @@ export interface RunningVm {
 
 export interface BootOptions {
   bootTimeoutMs: number;
+  /**
+   * The agent connection goes on from before the save (the host that saved the VM restores it):
+   * no handshake, the socket is returned untouched and `hello` is empty.
+   */
+  continueSession?: boolean;
   signal?: AbortSignal;
 }
 

@@ -35,17 +35,25 @@ export class Multiplexer {
   private nextAgentChannel = 1;
   private nextClientId = 1;
   private readonly agentDecoder: FrameDecoder;
+  private agent: net.Socket;
   private readonly clients = new Set<ClientLink>();
 
   constructor(
-    private readonly agent: net.Socket,
+    agent: net.Socket,
     private readonly agentHello: Record<string, unknown>,
     private readonly control: ControlHandler = () => false,
     private readonly onAgentBroken: (error: Error) => void = () => undefined,
   ) {
     // Start exactly where the handshake stopped (a repeated hello answer may be half read).
+    this.agent = agent;
     const rest = takeHandshakeRest(agent);
     this.agentDecoder = rest.decoder;
+    this.listen(agent);
+    this.fromAgentAll(rest.frames);
+    agent.resume();
+  }
+
+  private listen(agent: net.Socket): void {
     agent.on("data", (data: Buffer) => {
       let frames: Frame[];
       try {
@@ -56,7 +64,36 @@ export class Multiplexer {
       }
       this.fromAgentAll(frames);
     });
-    this.fromAgentAll(rest.frames);
+  }
+
+  /**
+   * `workspace stop` with shells or services: the VM is saved and ended; requests routed for
+   * clients end with WORKSPACE_STOPPED (their processes are paused with the VM) and nothing is
+   * written to the agent until `resumeAgent`.
+   */
+  suspendAgent(): void {
+    for (const [agentChannel, route] of this.routes) {
+      this.routes.delete(agentChannel);
+      route.client.channels.delete(route.clientChannel);
+      route.client.socket.write(
+        encodeFrame(route.clientChannel, {
+          type: T.ERROR,
+          code: "WORKSPACE_STOPPED",
+          message: "the workspace was stopped while the command ran",
+        }),
+      );
+    }
+    this.agent.removeAllListeners("data");
+  }
+
+  /**
+   * `workspace start` of a VM this supervisor saved: the agent never saw its host go, so the
+   * byte stream goes on where it stopped, with the same decoder (a frame the old QEMU had half
+   * passed on is finished by the restored one).
+   */
+  resumeAgent(agent: net.Socket): void {
+    this.agent = agent;
+    this.listen(agent);
     agent.resume();
   }
 

@@ -38,6 +38,11 @@ interface Service {
 export class ServiceTable {
   private readonly services = new Map<string, Service>();
 
+  /** Services held, whatever their state. */
+  get size(): number {
+    return this.services.size;
+  }
+
   constructor(
     private readonly mux: Multiplexer,
     private readonly workspaceId: string,

@@ -42,6 +42,11 @@ interface Shell {
 /** The PTY shells of one workspace, owned by its supervisor. */
 export class ShellTable {
   private readonly shells = new Map<string, Shell>();
+
+  /** Shells held (open or stopped but not closed). */
+  get size(): number {
+    return this.shells.size;
+  }
   private nextId = 1;
 
   constructor(

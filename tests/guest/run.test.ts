@@ -104,14 +104,15 @@ describe("pyro run", () => {
   });
 
   it("run: a guest that does not come up in time fails with the guest log and leaves nothing", async () => {
+    // A cold boot: a restore from a saved state (the warm path) comes up within the second.
     const human = await pyro(["run", "debian:12", "--", "true"], {
-      env: { PYRO_BOOT_TIMEOUT_SECONDS: "1" },
+      env: { PYRO_BOOT_TIMEOUT_SECONDS: "1", PYRO_WARM: "0" },
     });
     expect(human.status).toBe(1);
     expect(human.stderr).toMatch(/did not boot within 1000 ms/);
     expect(human.stderr).toMatch(/hint: .*PYRO_BOOT_TIMEOUT_SECONDS/);
     const json = await pyro(["run", "debian:12", "--json", "--", "true"], {
-      env: { PYRO_BOOT_TIMEOUT_SECONDS: "1" },
+      env: { PYRO_BOOT_TIMEOUT_SECONDS: "1", PYRO_WARM: "0" },
     });
     expect(json.status).toBe(1);
     const error = parseJson<{ error: { code: string; details: Record<string, unknown> } }>(json.stdout).error;

@@ -105,3 +105,61 @@ describe("qemu command line", () => {
     );
   });
 });
+
+describe("qemu command line of saved and restored VMs", () => {
+  const placeholder = (serial: string, readOnly: boolean) => ({
+    serial,
+    path: "",
+    format: "placeholder" as const,
+    readOnly,
+    sizeBytes: 8 * 1024 ** 3,
+  });
+  const saved: VmPlan = {
+    ...plan,
+    agentMounts: true,
+    workspaceDisk: placeholder("pyro-workspace", false),
+    baselineDisk: placeholder("pyro-baseline", true),
+  };
+  const restored: VmPlan = {
+    ...saved,
+    incomingStatePath: "/cache/warm/k/state",
+    workspaceDisk: {
+      serial: "pyro-workspace",
+      path: "/ws/workspace.qcow2",
+      format: "qcow2",
+      readOnly: false,
+    },
+    baselineDisk: {
+      serial: "pyro-baseline",
+      path: "/ws/baseline.ext4",
+      format: "raw",
+      readOnly: true,
+    },
+  };
+  const devices = (args: string[]) => args.filter((_, i) => args[i - 1] === "-device");
+
+  it("warm args: placeholders are null-co drives of the real disks' size and read-only flag", () => {
+    const drives = buildQemuArgs(saved).filter((_, i, a) => a[i - 1] === "-drive");
+    expect(drives[1]).toBe(
+      "id=pyro-workspace,driver=null-co,size=8589934592,read-zeroes=on,if=none",
+    );
+    expect(drives[2]).toBe(
+      "id=pyro-baseline,driver=null-co,size=8589934592,read-zeroes=on,if=none,read-only=on",
+    );
+  });
+
+  it("warm args: a restored VM has the saved VM's devices and kernel command line, other files", () => {
+    const a = buildQemuArgs(saved);
+    const b = buildQemuArgs(restored);
+    expect(devices(b)).toEqual(devices(a));
+    expect(valueAfter(b, "-append")).toBe(valueAfter(a, "-append"));
+    expect(valueAfter(a, "-append")).not.toMatch(/pyro\.workspace|pyro\.baseline/);
+    expect(valueAfter(b, "-incoming")).toBe("exec:cat '/cache/warm/k/state'");
+    expect(a).not.toContain("-incoming");
+  });
+
+  it("warm args: the state path is one shell word whatever it holds", () => {
+    const args = buildQemuArgs({ ...restored, incomingStatePath: "/x/it's; rm -rf ~" });
+    expect(valueAfter(args, "-incoming")).toBe("exec:cat '/x/it'\\''s; rm -rf ~'");
+  });
+});

@@ -276,11 +276,18 @@ def main(agent):
     hd, _ = h.recv_on(0)
     check("protocol mismatch", hd["type"] == "error" and hd["code"] == "PROTOCOL_MISMATCH", hd)
 
-    h.send(0, {"type": "hello", "protocol": 2, "host_version": "2.8.0"})
+    h.send(0, {"type": "hello", "protocol": 3, "host_version": "2.8.0"})
     hd, _ = h.recv_on(0)
-    check("hello", hd == {"type": "hello", "protocol": 2, "agent_version": "2.8.0", "capabilities": ["exec", "pty"]}, hd)
+    check("hello", hd == {"type": "hello", "protocol": 3, "agent_version": "2.8.0", "capabilities": ["exec", "pty", "setup"]}, hd)
     h.send(0, {"type": "ping"})
     check("ping/pong", h.recv_on(0)[0] == {"type": "pong"})
+    # setup validates everything before it applies anything (applying needs a real guest).
+    h.send(0, {"type": "setup", "machine_id": "../../etc"})
+    hd, _ = h.recv_on(0)
+    check("bad setup refused", hd["type"] == "error" and hd["code"] == "BAD_REQUEST", hd)
+    h.send(0, {"type": "setup", "mounts": [{"serial": "x", "target": "/a/../etc"}]})
+    hd, _ = h.recv_on(0)
+    check("setup mount path checked", hd["type"] == "error" and hd["code"] == "BAD_REQUEST", hd)
 
     r = h.run(1, {"argv": ["/bin/sh", "-c", "echo hi; echo err >&2; exit 3"]})
     started = r["frames"][0]
@@ -433,7 +440,7 @@ def main(agent):
 
     # EOF: the agent exits 0 and takes its children with it.
     h = Host(agent)
-    h.send(0, {"type": "hello", "protocol": 2, "host_version": "2.8.0"})
+    h.send(0, {"type": "hello", "protocol": 3, "host_version": "2.8.0"})
     h.recv_on(0)
     h.send(1, {"type": "exec", "argv": ["sleep", "30"]})
     pid = h.recv_on(1)[0]["pid"]
@@ -444,7 +451,7 @@ def main(agent):
 
     # shutdown when not PID 1: kill children, exit 0.
     h = Host(agent)
-    h.send(0, {"type": "hello", "protocol": 2, "host_version": "2.8.0"})
+    h.send(0, {"type": "hello", "protocol": 3, "host_version": "2.8.0"})
     h.recv_on(0)
     h.send(1, {"type": "exec", "argv": ["sleep", "30"]})
     h.recv_on(1)

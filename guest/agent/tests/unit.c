@@ -14,6 +14,7 @@
 #include "../frame.h"
 #include "../json.h"
 #include "../protocol.h"
+#include "../setup.h"
 
 static int failures, checks;
 
@@ -416,6 +417,50 @@ static void test_flow(void)
     CHECK(f.credit == 0);
 }
 
+/* ---------- setup ---------- */
+
+static const char *setup_reason(const char *text, struct setup_req *req)
+{
+    static struct json_doc d;
+    char err[128];
+    json_doc_free(&d);
+    memset(&d, 0, sizeof d);
+    if (json_parse(&d, text, strlen(text), err, sizeof err))
+        return "unparsable";
+    return setup_parse(d.root, req);
+}
+
+static void test_setup_parse(void)
+{
+    struct setup_req r;
+    CHECK(setup_reason("{\"type\":\"setup\"}", &r) == NULL && !r.has_time && !r.mount_count);
+    CHECK(setup_reason("{\"type\":\"setup\",\"time_ms\":1700000000123,\"hostname\":\"pyro\","
+                       "\"machine_id\":\"0123456789abcdef0123456789abcdef\",\"mounts\":[{\"serial\":"
+                       "\"pyro-workspace\",\"target\":\"/workspace\"},{\"serial\":\"pyro-baseline\","
+                       "\"target\":\"/run/pyro/baseline\",\"read_only\":true}]}",
+                       &r) == NULL);
+    CHECK(r.has_time && r.time_ms == 1700000000123ull);
+    CHECK(r.mount_count == 2 && !r.mounts[0].read_only && r.mounts[1].read_only);
+    CHECK(!strcmp(r.mounts[1].target, "/run/pyro/baseline"));
+    /* Hostile or malformed values are refused before anything is applied. */
+    CHECK(setup_reason("{\"time_ms\":-1}", &r) != NULL);
+    CHECK(setup_reason("{\"hostname\":\"a b\"}", &r) != NULL);
+    CHECK(setup_reason("{\"hostname\":\"\"}", &r) != NULL);
+    CHECK(setup_reason("{\"machine_id\":\"0123\"}", &r) != NULL);
+    CHECK(setup_reason("{\"machine_id\":\"0123456789ABCDEF0123456789abcdef\"}", &r) != NULL);
+    CHECK(setup_reason("{\"mounts\":{}}", &r) != NULL);
+    CHECK(setup_reason("{\"mounts\":[{\"serial\":\"x\",\"target\":\"relative\"}]}", &r) != NULL);
+    CHECK(setup_reason("{\"mounts\":[{\"serial\":\"x\",\"target\":\"/a/../etc\"}]}", &r) != NULL);
+    CHECK(setup_reason("{\"mounts\":[{\"serial\":\"x\",\"target\":\"/a/..\"}]}", &r) != NULL);
+    CHECK(setup_reason("{\"mounts\":[{\"serial\":\"x;y\",\"target\":\"/w\"}]}", &r) != NULL);
+    CHECK(setup_reason("{\"mounts\":[{\"serial\":\"x\",\"target\":\"/w\",\"read_only\":1}]}", &r) != NULL);
+    CHECK(setup_reason("{\"mounts\":[{\"serial\":\"a\",\"target\":\"/a\"},{\"serial\":\"b\",\"target\":\"/b\"},"
+                       "{\"serial\":\"c\",\"target\":\"/c\"},{\"serial\":\"d\",\"target\":\"/d\"},"
+                       "{\"serial\":\"e\",\"target\":\"/e\"}]}",
+                       &r) != NULL);
+    setup_reason("{}", &r); /* frees the last document */
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--write-golden")) {
@@ -431,6 +476,7 @@ int main(int argc, char **argv)
     test_prefix_limits();
     test_roundtrip();
     test_flow();
+    test_setup_parse();
     test_golden(golden_dir, 0);
     printf("unit: %d checks, %d failures\n", checks, failures);
     return failures != 0;

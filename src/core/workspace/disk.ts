@@ -495,7 +495,7 @@ async function refuseRunning(paths: PyroPaths, id: string): Promise<void> {
       "WORKSPACE_RUNNING",
       `workspace ${id} is running; offline disk tools read only a stopped or crashed workspace`,
       {
-        hint: `Use \`pyro workspace export ${id} PATH --output DEST\` (or \`workspace exec\`) on a running workspace, or stop it first.`,
+        hint: `Use \`pyro workspace export ${id} PATH --output DEST\` (or \`workspace exec\`) on a running workspace, or stop it first with \`pyro workspace stop ${id}\`.`,
       },
     );
   }

@@ -253,13 +253,17 @@ export async function openSupervisorSocket(
 ): Promise<net.Socket> {
   const record = await statusWorkspace(paths, workspaceId);
   const notRunning = () =>
-    new PyroError(
-      "WORKSPACE_NOT_RUNNING",
-      `workspace ${workspaceId} is ${record.state}${record.last_error ? `: ${record.last_error.split("\n")[0]}` : ""}`,
-      {
-        hint: `Recover it with \`pyro workspace reset ${workspaceId}\`, or delete it with \`pyro workspace delete ${workspaceId}\`.`,
-      },
-    );
+    record.state === "stopped"
+      ? new PyroError("WORKSPACE_STOPPED", `workspace ${workspaceId} is stopped`, {
+          hint: `Resume it with \`pyro workspace start ${workspaceId}\`, or reset it with \`pyro workspace reset ${workspaceId}\`.`,
+        })
+      : new PyroError(
+          "WORKSPACE_NOT_RUNNING",
+          `workspace ${workspaceId} is ${record.state}${record.last_error ? `: ${record.last_error.split("\n")[0]}` : ""}`,
+          {
+            hint: `Recover it with \`pyro workspace reset ${workspaceId}\`, or delete it with \`pyro workspace delete ${workspaceId}\`.`,
+          },
+        );
   if (record.state !== "started") throw notRunning();
   const socket = await new Promise<net.Socket>((resolve, reject) => {
     const s = net.connect(workspaceFiles(paths, workspaceId).supervisorSocket);

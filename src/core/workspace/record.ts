@@ -45,6 +45,12 @@ export interface WorkspaceRecord {
   accelerator: string | null;
   service_count: number;
   running_service_count: number;
+  /** How the VM last came up: restored from a saved state ("warm") or booted ("cold"). */
+  boot_path?: "warm" | "cold" | null;
+  /** Why the last start was cold although warm starts are on; null otherwise. */
+  boot_note?: string | null;
+  /** Size of the VM state `workspace stop` saved (checked by `workspace start`). */
+  saved_state_bytes?: number | null;
 }
 
 /** What a workspace is created with, checked (environment known, ranges) and defaults applied. */

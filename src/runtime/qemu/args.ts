@@ -52,6 +52,8 @@ export function buildQemuArgs(plan: VmPlan, tuning: MemoryTuning = memoryTuning(
       `unix:${path.join(plan.runDir, QMP_SOCKET)},server=on,wait=off`,
     );
   }
+  if (plan.incomingStatePath)
+    args.push("-incoming", `exec:cat ${shellQuote(plan.incomingStatePath)}`);
   if (plan.network) {
     args.push("-netdev", "user,id=net0", "-device", "virtio-net-device,netdev=net0");
   }
@@ -92,22 +94,30 @@ function tcgAccel(tbSizeMib: number): string {
 
 export function kernelCommandLine(plan: VmPlan): string {
   const words = ["console=ttyS0", "quiet", "panic=-1", `pyro.root=${plan.rootDisk.serial}`];
-  if (plan.workspaceDisk) words.push(`pyro.workspace=${plan.workspaceDisk.serial}`);
-  if (plan.baselineDisk) words.push(`pyro.baseline=${plan.baselineDisk.serial}`);
+  if (plan.workspaceDisk && !plan.agentMounts) {
+    words.push(`pyro.workspace=${plan.workspaceDisk.serial}`);
+  }
+  if (plan.baselineDisk && !plan.agentMounts)
+    words.push(`pyro.baseline=${plan.baselineDisk.serial}`);
   if (plan.tscKhz) words.push(`tsc_early_khz=${plan.tscKhz}`, "tsc=reliable");
   if (plan.network) words.push("pyro.net=1");
   if (plan.probe) words.push("pyro.probe=1");
   return words.join(" ");
 }
 
+/** For QEMU's `exec:` migration URIs (run by /bin/sh): one single-quoted word. */
+export function shellQuote(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
 function diskArgs(disk: DiskSpec): string[] {
   const id = disk.serial.replace(/[^A-Za-z0-9_-]/g, "_");
-  const drive = [
-    `id=${id}`,
-    `file=${disk.path}`,
-    `format=${disk.format}`,
-    "if=none",
-    ...(disk.readOnly ? ["read-only=on"] : []),
-  ].join(",");
+  const source =
+    disk.format === "placeholder"
+      ? ["driver=null-co", `size=${disk.sizeBytes ?? 0}`, "read-zeroes=on"]
+      : [`file=${disk.path}`, `format=${disk.format}`];
+  const drive = [`id=${id}`, ...source, "if=none", ...(disk.readOnly ? ["read-only=on"] : [])].join(
+    ",",
+  );
   return ["-drive", drive, "-device", `virtio-blk-device,drive=${id},serial=${disk.serial}`];
 }

@@ -85,10 +85,14 @@ export async function deleteInternalSnapshot(image: string, name: string): Promi
  * touched. The backing path is stored relative to the overlay when both share a folder, so the
  * pair stays valid if the folder moves.
  */
-export async function createOverlay(backing: string, target: string): Promise<void> {
+export async function createOverlay(
+  backing: string,
+  target: string,
+  backingFormat: "raw" | "qcow2" = "raw",
+): Promise<void> {
   const dir = path.dirname(target);
   const backingRef = path.dirname(backing) === dir ? path.basename(backing) : backing;
-  await qemuImg(["create", "-q", "-f", "qcow2", "-F", "raw", "-b", backingRef, target], {
+  await qemuImg(["create", "-q", "-f", "qcow2", "-F", backingFormat, "-b", backingRef, target], {
     cwd: dir,
   });
 }

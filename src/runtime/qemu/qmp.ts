@@ -72,14 +72,16 @@ export class QmpClient {
         this.fail(error);
         reject(error);
       }, timeoutMs);
-      this.waiters.push((message) => {
-        clearTimeout(timer);
-        resolve(message);
-      });
-      this.socket.once("close", () => {
+      const onClose = () => {
         clearTimeout(timer);
         reject(this.closedError ?? new PyroError("VM_CRASHED", "QMP connection closed"));
+      };
+      this.waiters.push((message) => {
+        clearTimeout(timer);
+        this.socket.off("close", onClose);
+        resolve(message);
       });
+      this.socket.once("close", onClose);
     });
   }
 

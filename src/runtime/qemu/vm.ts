@@ -6,7 +6,8 @@ import { PyroError } from "../../core/errors.js";
 import { greet } from "../../protocol/client.js";
 import type { BootOptions, RunningVm, VmDriver, VmExit, VmPlan } from "../driver.js";
 import { findTool, requireTool } from "../host-tools.js";
-import { AGENT_SOCKET, buildQemuArgs, SERIAL_LOG } from "./args.js";
+import { AGENT_SOCKET, buildQemuArgs, QMP_SOCKET, SERIAL_LOG } from "./args.js";
+import { runWhenLoaded } from "./saved-state.js";
 
 const MAX_SOCKET_PATH = 100;
 
@@ -68,8 +69,25 @@ export class QemuDriver implements VmDriver {
     const deadline = Date.now() + options.bootTimeoutMs;
     try {
       const socket = await connectWhenReady(socketPath, deadline, exited, options.signal);
+      if (plan.incomingStatePath) {
+        await Promise.race([
+          runWhenLoaded(path.join(plan.runDir, QMP_SOCKET), deadline),
+          exited.then((exit) => {
+            throw new PyroError(
+              "VM_BOOT_FAILED",
+              `QEMU exited while loading the saved state (${exit.signal ?? `status ${exit.code}`})`,
+            );
+          }),
+        ]);
+      }
+      if (options.continueSession) {
+        const hello = { protocol: 0, agentVersion: "", capabilities: [] };
+        return { pid: child.pid ?? -1, socket, hello, serialLogPath, exited, kill };
+      }
       const hello = await Promise.race([
-        greet(socket, Math.max(1, deadline - Date.now())),
+        greet(socket, Math.max(1, deadline - Date.now()), {
+          skipChannelFrames: plan.incomingStatePath !== undefined,
+        }),
         exited.then((exit) => {
           throw new PyroError(
             "VM_BOOT_FAILED",
