@@ -327,7 +327,7 @@ export const stopWorkspace = defineOperation({
   },
   description:
     "Save a running workspace's whole VM (memory, processes, shells, services) beside its disks and end it: state stopped, no CPU, listed and counted; the TTL still runs. workspace_start resumes it where it was; reset and delete work on it. Stopping a stopped workspace does nothing.",
-  hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
+  hints: HINTS.update,
   input: byId,
   output: workspaceRecord,
   run: (manager, input) => manager.stopWorkspace(input.workspace_id),
@@ -345,7 +345,7 @@ export const startWorkspace = defineOperation({
   },
   description:
     "Resume a stopped workspace where it was: the same VM with its processes, shells and services, the clock set and fresh entropy. Starting a running workspace does nothing; a workspace whose saved state is unusable is marked crashed (reset recovers it).",
-  hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
+  hints: HINTS.update,
   input: byId,
   output: workspaceRecord,
   run: (manager, input) => manager.startWorkspace(input.workspace_id),
