@@ -1,3 +1,6 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+
 /** Summary statistics shared by the benchmarks. */
 export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -9,3 +12,15 @@ export const p95 = (xs: number[]): number =>
   [...xs].sort((a, b) => a - b)[Math.ceil(xs.length * 0.95) - 1] as number;
 
 export const fmt = (ms: number): string => `${ms.toFixed(1)} ms`;
+
+/** A seed tree of `files` text files (50 folders) holding about `bytes` bytes in all. */
+export function seedTree(root: string, files: number, bytes: number): string {
+  mkdirSync(root, { recursive: true });
+  const per = Math.max(1, Math.floor(bytes / files));
+  for (let i = 0; i < files; i += 1) {
+    const dir = path.join(root, `d${i % 50}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, `f${i}.txt`), `${"x".repeat(Math.max(0, per - 12))}line ${i}\n`);
+  }
+  return root;
+}

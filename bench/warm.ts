@@ -8,28 +8,17 @@
  *  - `pyro run debian:12 -- true`: warm <= 0.4 x cold;
  *  - `workspace start` after `stop`: <= 0.3 x a cold create (1 MB seed).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { WorkspaceManager } from "../src/core/manager.js";
 import { makeExt4 } from "../src/core/workspace/seed.js";
-import { median, p95 } from "./stats.js";
+import { median, p95, seedTree } from "./stats.js";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? "5");
 const stateDir = mkdtempSync(path.join(os.tmpdir(), "pyro-bench-warm-"));
 process.env.PYRO_STATE_DIR = stateDir;
 const manager = new WorkspaceManager();
-
-function seedTree(root: string, files: number, bytes: number): string {
-  mkdirSync(root, { recursive: true });
-  const per = Math.max(1, Math.floor(bytes / files));
-  for (let i = 0; i < files; i += 1) {
-    const dir = path.join(root, `d${i % 50}`);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, `f${i}.txt`), `${"x".repeat(Math.max(0, per - 12))}line ${i}\n`);
-  }
-  return root;
-}
 
 async function timed(action: () => Promise<unknown>): Promise<number> {
   const start = performance.now();

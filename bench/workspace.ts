@@ -8,7 +8,7 @@
  *  4. host memory of a running workspace: the supervisor (Node) and QEMU.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { WorkspaceManager } from "../src/core/manager.js";
@@ -22,7 +22,7 @@ import {
 import { makeExt4 } from "../src/core/workspace/seed.js";
 import { bootFloor } from "./floor.js";
 import { applyInternalSnapshot } from "../src/runtime/qemu/img.js";
-import { median } from "./stats.js";
+import { median, seedTree } from "./stats.js";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? "3");
 const ms = (x: number) => `${x.toFixed(0).padStart(6)} ms`;
@@ -36,17 +36,6 @@ const stateDir = mkdtempSync(path.join(os.tmpdir(), "pyro-bench-ws-"));
 process.env.PYRO_STATE_DIR = stateDir;
 const paths = resolvePaths();
 const manager = new WorkspaceManager();
-
-function seedTree(root: string, files: number, bytes: number): string {
-  mkdirSync(root, { recursive: true });
-  const per = Math.max(1, Math.floor(bytes / files));
-  for (let i = 0; i < files; i += 1) {
-    const dir = path.join(root, `d${i % 50}`);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, `f${i}.txt`), `${"x".repeat(Math.max(0, per - 12))}line ${i}\n`);
-  }
-  return root;
-}
 
 let floor: Awaited<ReturnType<typeof bootFloor>> | undefined;
 async function bareBoot(): Promise<number> {
