@@ -178,31 +178,23 @@ export class TarReader {
     while (input.length > 0) {
       const state = this.state;
       if (state.at === "end") return;
-      if (state.at === "data") {
+      if (state.at === "data" || state.at === "meta") {
+        // A member's body, then its padding to the block: file data goes to the sink, the body
+        // of a metadata member (long name, pax) is collected and applied to the next header.
         const take = Math.min(input.length, state.remain + state.padding);
-        const dataPart = Math.min(take, state.remain);
-        if (dataPart > 0 && state.forSink) await this.sink.data(input.subarray(0, dataPart));
-        state.remain -= dataPart;
-        state.padding -= take - dataPart;
-        input = input.subarray(take);
-        this.offset += take;
-        if (state.remain === 0 && state.padding === 0) {
-          this.state = { at: "header" };
-          if (state.forSink) await this.sink.memberEnd();
+        const body = input.subarray(0, Math.min(take, state.remain));
+        if (body.length > 0) {
+          if (state.at === "meta") state.parts.push(Buffer.from(body));
+          else if (state.forSink) await this.sink.data(body);
         }
-        continue;
-      }
-      if (state.at === "meta") {
-        const take = Math.min(input.length, state.remain + state.padding);
-        const dataPart = Math.min(take, state.remain);
-        if (dataPart > 0) state.parts.push(Buffer.from(input.subarray(0, dataPart)));
-        state.remain -= dataPart;
-        state.padding -= take - dataPart;
+        state.remain -= body.length;
+        state.padding -= take - body.length;
         input = input.subarray(take);
         this.offset += take;
         if (state.remain === 0 && state.padding === 0) {
           this.state = { at: "header" };
-          this.applyMeta(state.typeflag, Buffer.concat(state.parts));
+          if (state.at === "meta") this.applyMeta(state.typeflag, Buffer.concat(state.parts));
+          else if (state.forSink) await this.sink.memberEnd();
         }
         continue;
       }
