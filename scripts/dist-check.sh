@@ -20,11 +20,11 @@ echo "[dist-check] pyro --version: $(npx --no-install pyro --version)"
 npx --no-install pyro --help | grep -q "pyro run debian:12 -- git --version"
 npx --no-install pyro env list | grep -q "^debian:12 "
 node --input-type=module -e '
-  import { Pyro, VERSION, MCP_TOOLS } from "pyro-mcp";
+  import { Pyro, VERSION, OPERATIONS } from "pyro-mcp";
   const pyro = new Pyro();
   const envs = await pyro.listEnvironments();
   if (VERSION !== "2.8.0" || !envs.environments.some((e) => e.name === "debian:12")) process.exit(1);
-  if (typeof pyro.createServer !== "function" || !MCP_TOOLS.includes("workspace_reset")) process.exit(1);
+  if (typeof pyro.createServer !== "function" || !Object.values(OPERATIONS).some((op) => op.mcp?.tool === "workspace_reset")) process.exit(1);
   console.log("[dist-check] SDK import ok:", envs.environments.length, "environments");
 '
 echo "[dist-check] ok"
