@@ -4,7 +4,7 @@ import { CATALOG, CATALOG_VERSION, catalogEntry, installDirName } from "../envir
 import { buildEnvironment, type ProgressListener } from "../environments/build.js";
 import { inspectAll, inspectInstall, type InstalledEnvironment } from "../environments/store.js";
 import { PyroError } from "./errors.js";
-import { liveLockHolder, withLock } from "./fs.js";
+import { liveLockHolder, withLock } from "./lock.js";
 import { environmentsDir, type PyroPaths } from "./paths.js";
 
 export interface EnvironmentSummary {

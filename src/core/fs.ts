@@ -63,5 +63,3 @@ export async function readPidFile(file: string): Promise<number | undefined> {
   const pid = Number.parseInt(await fs.readFile(file, "utf8").catch(() => ""), 10);
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
-
-export { withLock, liveLockHolder, readLockHolder, inheritLock, type LockHolder } from "./lock.js";

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { PyroError } from "./errors.js";
+import { processAlive } from "./fs.js";
 
 /**
  * A cross-process lock: a directory that appears atomically (renamed into place) holding an
@@ -40,15 +41,6 @@ const inherited = new Map<string, string>();
 /** Let this process act inside a lock its parent holds, for as long as the parent holds it. */
 export function inheritLock(lockDir: string, token: string): void {
   inherited.set(path.resolve(lockDir), token);
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** The holder named in a lock's owner file (older locks hold a bare pid), or undefined. */

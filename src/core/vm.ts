@@ -4,7 +4,8 @@ import path from "node:path";
 import { DEFAULTS } from "../contract.js";
 import { catalogEntry } from "../environments/catalog.js";
 import { PyroError } from "./errors.js";
-import { atomicWriteJson, withLock } from "./fs.js";
+import { atomicWriteJson } from "./fs.js";
+import { withLock } from "./lock.js";
 import type { PyroPaths } from "./paths.js";
 import { checkRange } from "./validate.js";
 
