@@ -53,6 +53,8 @@ export type ErrorCode =
   | "DISK_PATH_NOT_FOUND"
   | "VM_SAVE_FAILED"
   | "WORKSPACE_STOPPED"
+  | "PORT_IN_USE"
+  | "PUBLISH_NOT_ALLOWED"
   | "INTERNAL";
 
 export interface PyroErrorPayload {

@@ -36,7 +36,13 @@ function expectedFlags(op: (typeof OPERATION_LIST)[number]): string[] {
   if (!cli) return [];
   const shape = op.input.shape as Record<string, z.ZodTypeAny>;
   const flags = Object.keys(shape)
-    .filter((f) => !cli.args?.includes(f) && cli.tail !== f && f !== "readiness")
+    .filter(
+      (f) =>
+        !cli.args?.includes(f) &&
+        cli.tail !== f &&
+        // Fields the CLI fills from flags of their own (readiness, published_ports).
+        !(cli.extra?.options ?? []).some((o) => o.field === f),
+    )
     .map((f) => (cli.flags as Record<string, string> | undefined)?.[f] ?? kebab(f));
   const extra = (cli.extra?.options ?? []).map((o) => o.flag.split(" ")[0] as string);
   return [...flags, ...extra, "--json"].sort();

@@ -26,6 +26,7 @@ import {
   type WorkspaceRecord,
 } from "./record.js";
 import { buildBaseline } from "./seed.js";
+import type { NetworkPolicy } from "../network/policy.js";
 import { createOverlay } from "../../runtime/qemu/img.js";
 import { markBaseline } from "./snapshots.js";
 import { imageUsage } from "./offline-usage.js";
@@ -43,6 +44,7 @@ export interface CreateWorkspaceOptions {
   memMib?: number;
   ttlSeconds?: number;
   network?: boolean;
+  networkPolicy?: NetworkPolicy;
   seedPath?: string;
 }
 

@@ -1,5 +1,6 @@
 import type { PyroPaths } from "../paths.js";
-import { checkWorkspaceId } from "./record.js";
+import { PyroError } from "../errors.js";
+import { checkWorkspaceId, readRecord } from "./record.js";
 import {
   checkGuestCwd,
   checkReadiness,
@@ -11,6 +12,7 @@ import {
   type ReadinessInput,
 } from "./shell-service-args.js";
 import { supervisorRequest } from "./supervisor-client.js";
+import { checkPortRequests, type PortRequest, type PublishedPort } from "../network/ports.js";
 
 /**
  * Named background services (a dev server, a database): started by the workspace's supervisor,
@@ -36,6 +38,8 @@ export interface ServiceRecord {
   stop_reason: "sigterm" | "sigkill" | null;
   failure_reason: string | null;
   execution_mode: "guest_agent";
+  /** Where the service is reachable on the host (empty when nothing is published). */
+  published_ports: PublishedPort[];
 }
 
 export interface ServiceListPayload {
@@ -65,6 +69,8 @@ export interface StartServiceOptions {
   readiness?: ReadinessInput | null;
   readyTimeoutSeconds?: number;
   readyIntervalMs?: number;
+  /** Ports to publish on the host's 127.0.0.1 (network policy egress+published-ports only). */
+  publishedPorts?: PortRequest[];
 }
 
 /**
@@ -72,13 +78,15 @@ export interface StartServiceOptions {
  * A probe that times out or a process that exits first is a SERVICE_FAILED error carrying the
  * reason and the log tail; the service stays listed with state `failed`.
  */
-export function startService(
+export async function startService(
   paths: PyroPaths,
   workspaceId: string,
   serviceName: string,
   options: StartServiceOptions,
 ): Promise<ServiceRecord> {
   checkWorkspaceId(workspaceId);
+  const publishedPorts = checkPortRequests(options.publishedPorts);
+  if (publishedPorts.length > 0) await checkPublishAllowed(paths, workspaceId);
   const cwd = checkGuestCwd(options.cwd);
   const readyTimeoutSeconds = checkReadyTimeout(options.readyTimeoutSeconds);
   const body = {
@@ -88,6 +96,7 @@ export function startService(
     readiness: options.readiness ? checkReadiness(options.readiness, cwd) : null,
     ready_timeout_seconds: readyTimeoutSeconds,
     ready_interval_ms: checkReadyInterval(options.readyIntervalMs),
+    published_ports: publishedPorts,
   };
   // The supervisor may spend the whole readiness timeout, then the stop grace period.
   return supervisorRequest(
@@ -139,4 +148,17 @@ export function stopService(
   return supervisorRequest(paths, workspaceId, "service_stop", {
     service_name: checkServiceName(serviceName),
   });
+}
+
+/** Publishing needs the policy that allows it; said here, before the supervisor is asked. */
+async function checkPublishAllowed(paths: PyroPaths, workspaceId: string): Promise<void> {
+  const record = await readRecord(paths, workspaceId);
+  if (record.network_policy === "egress+published-ports") return;
+  throw new PyroError(
+    "PUBLISH_NOT_ALLOWED",
+    `workspace ${workspaceId} cannot publish ports: its network policy is ${record.network_policy}`,
+    {
+      hint: "Only a workspace created with `--network-policy egress+published-ports` publishes ports; create one with it, or start the service without --publish.",
+    },
+  );
 }
