@@ -14,6 +14,10 @@ import {
 } from "../core/network/ports.js";
 import { readinessInput, serviceList, serviceLogs, serviceRecord } from "./payloads.js";
 
+/** `127.0.0.1:8080->8000,127.0.0.1:8081->9000`: where a service is published. */
+const publishedText = (ports: readonly { host: string; host_port: number; guest_port: number }[]) =>
+  ports.map((p) => `${p.host}:${p.host_port}->${p.guest_port}`).join(",");
+
 /** `--publish` values (repeatable) become the `published_ports` field. */
 function publishFromFlags(values: string | string[] | undefined): {
   published_ports?: PortRequest[];
@@ -28,7 +32,7 @@ const serviceArgs = ["workspace_id", "service_name"] as const;
 function summary(prefix: string, r: z.output<typeof serviceRecord>): HumanOutput {
   return {
     stderr: lines(
-      `[${prefix}] workspace_id=${r.workspace_id} service_name=${r.service_name} state=${r.state}${r.pid ? ` pid=${r.pid}` : ""}${r.readiness ? ` readiness=${r.readiness.type}` : ""}${r.ready_at ? ` ready_at=${r.ready_at}` : ""}${r.exit_code !== null ? ` exit_code=${r.exit_code}` : ""}${r.stop_reason ? ` stop_reason=${r.stop_reason}` : ""}${r.published_ports.length > 0 ? ` published=${r.published_ports.map((p) => `${p.host}:${p.host_port}->${p.guest_port}`).join(",")}` : ""} execution_mode=${r.execution_mode}`,
+      `[${prefix}] workspace_id=${r.workspace_id} service_name=${r.service_name} state=${r.state}${r.pid ? ` pid=${r.pid}` : ""}${r.readiness ? ` readiness=${r.readiness.type}` : ""}${r.ready_at ? ` ready_at=${r.ready_at}` : ""}${r.exit_code !== null ? ` exit_code=${r.exit_code}` : ""}${r.stop_reason ? ` stop_reason=${r.stop_reason}` : ""}${r.published_ports.length > 0 ? ` published=${publishedText(r.published_ports)}` : ""} execution_mode=${r.execution_mode}`,
     ),
   };
 }
@@ -177,7 +181,7 @@ export const listServices = defineOperation({
       lines(
         ...list.services.map(
           (s) =>
-            `${s.service_name}  ${s.state}${s.exit_code !== null ? ` (exit ${s.exit_code})` : ""}  ${s.command}`,
+            `${s.service_name}  ${s.state}${s.exit_code !== null ? ` (exit ${s.exit_code})` : ""}${s.published_ports.length > 0 ? `  ${publishedText(s.published_ports)}` : ""}  ${s.command}`,
         ),
       ),
     stderr: lines(
@@ -210,6 +214,8 @@ export const statusService = defineOperation({
       `Readiness: ${record.readiness ? JSON.stringify(record.readiness) : "none"}`,
       `Started: ${record.started_at}`,
     ];
+    if (record.published_ports.length > 0)
+      out.push(`Published: ${publishedText(record.published_ports)}`);
     if (record.pid) out.push(`Pid: ${record.pid}`);
     if (record.ready_at) out.push(`Ready at: ${record.ready_at}`);
     if (record.ended_at) out.push(`Ended at: ${record.ended_at}`);

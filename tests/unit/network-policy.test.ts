@@ -3,6 +3,7 @@ import { resolveNetworkPolicy, recordedPolicy } from "../../src/core/network/pol
 import { checkPortRequests, parsePublishFlag } from "../../src/core/network/ports.js";
 import { buildQemuArgs } from "../../src/runtime/qemu/args.js";
 import type { VmPlan } from "../../src/runtime/driver.js";
+import { OPERATIONS } from "../../src/operations/index.js";
 
 describe("network policy", () => {
   it("policy: network_policy wins, --network is egress, off is the default, a contradiction is refused", () => {
@@ -61,5 +62,41 @@ describe("network policy", () => {
       expect(() => checkPortRequests(value), JSON.stringify(value)).toThrow(
         expect.objectContaining({ code: "INVALID_ARGUMENT" }),
       );
+  });
+});
+
+describe("published ports in human output", () => {
+  it("publish: start, status and list say where the service is published", () => {
+    const record = {
+      workspace_id: "0123456789ab",
+      service_name: "web",
+      command: "./serve",
+      cwd: "/workspace",
+      state: "running" as const,
+      started_at: "2026-01-01T00:00:00.000Z",
+      ready_at: "2026-01-01T00:00:01.000Z",
+      ended_at: null,
+      exit_code: null,
+      pid: 42,
+      readiness: null,
+      ready_timeout_seconds: 30,
+      ready_interval_ms: 500,
+      stop_reason: null,
+      failure_reason: null,
+      execution_mode: "guest_agent" as const,
+      published_ports: [
+        { host: "127.0.0.1" as const, host_port: 8080, guest_port: 8000, protocol: "tcp" as const },
+      ],
+    };
+    expect(OPERATIONS.startService.print(record).stderr).toContain(
+      " published=127.0.0.1:8080->8000 ",
+    );
+    expect(OPERATIONS.statusService.print(record).stdout).toContain(
+      "Published: 127.0.0.1:8080->8000\n",
+    );
+    const list = { workspace_id: "0123456789ab", count: 1, running_count: 1, services: [record] };
+    expect(OPERATIONS.listServices.print(list).stdout).toContain(
+      "web  running  127.0.0.1:8080->8000  ./serve",
+    );
   });
 });
