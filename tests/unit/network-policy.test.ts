@@ -40,10 +40,11 @@ describe("network policy", () => {
   it("publish: flag words and request lists are checked", () => {
     expect(parsePublishFlag("8080:8000")).toEqual({ host_port: 8080, guest_port: 8000 });
     expect(parsePublishFlag("8000")).toEqual({ guest_port: 8000 });
-    for (const bad of ["", "http", "1:2:3", "-1", "127.0.0.1:80:80"])
+    for (const bad of ["", "http", "1:2:3", "-1", "127.0.0.1:80:80", "80:8000", "8080:0", "99999"])
       expect(() => parsePublishFlag(bad), bad).toThrow(
         expect.objectContaining({ code: "INVALID_ARGUMENT" }),
       );
+    expect(() => parsePublishFlag("80:8000")).toThrow(/^--publish: host port must be from 1024/);
     expect(checkPortRequests(undefined)).toEqual([]);
     expect(checkPortRequests([{ guest_port: 80 }])).toEqual([{ host_port: null, guest_port: 80 }]);
     const refused = [

@@ -26,8 +26,8 @@ export const MAX_PUBLISHED_PORTS = 16;
 const whole = (value: unknown, range: { min: number; max: number }): boolean =>
   typeof value === "number" && Number.isInteger(value) && value >= range.min && value <= range.max;
 
-function badPublish(what: string): PyroError {
-  return new PyroError("INVALID_ARGUMENT", `--publish / published_ports: ${what}`, {
+function badPublish(what: string, label = "--publish / published_ports"): PyroError {
+  return new PyroError("INVALID_ARGUMENT", `${label}: ${what}`, {
     hint: `Give --publish HOST_PORT:GUEST_PORT (host port ${HOST_PORT_RANGE.min}-${HOST_PORT_RANGE.max}) or --publish GUEST_PORT for a free host port, e.g. --publish 8080:8000.`,
   });
 }
@@ -72,11 +72,19 @@ function seenBefore(seen: Set<number>, port: number): boolean {
   return false;
 }
 
-/** `--publish` words: `HOST_PORT:GUEST_PORT` or `GUEST_PORT`. */
+/** `--publish` words (the CLI only): `HOST_PORT:GUEST_PORT` or `GUEST_PORT`, ranges checked. */
 export function parsePublishFlag(text: string): PortRequest {
   const match = /^(?:(\d{1,5}):)?(\d{1,5})$/.exec(text.trim());
-  if (!match) throw badPublish(`cannot read ${JSON.stringify(text)}`);
+  if (!match) throw badPublish(`cannot read ${JSON.stringify(text)}`, "--publish");
   const guest = Number(match[2]);
+  if (!whole(guest, GUEST_PORT_RANGE))
+    throw badPublish(`guest port must be from 1 to 65535, got ${guest}`, "--publish");
+  if (match[1] !== undefined && !whole(Number(match[1]), HOST_PORT_RANGE)) {
+    throw badPublish(
+      `host port must be from ${HOST_PORT_RANGE.min} to ${HOST_PORT_RANGE.max} (lower ones need privileges), got ${match[1]}`,
+      "--publish",
+    );
+  }
   return match[1] === undefined
     ? { guest_port: guest }
     : { host_port: Number(match[1]), guest_port: guest };

@@ -158,7 +158,7 @@ async function checkPublishAllowed(paths: PyroPaths, workspaceId: string): Promi
     "PUBLISH_NOT_ALLOWED",
     `workspace ${workspaceId} cannot publish ports: its network policy is ${record.network_policy}`,
     {
-      hint: "Only a workspace created with `--network-policy egress+published-ports` publishes ports; create one with it, or start the service without --publish.",
+      hint: "Only a workspace created with `--network-policy egress+published-ports` (MCP network_policy, SDK networkPolicy) publishes ports; create one with it, or start the service without --publish.",
     },
   );
 }
