@@ -123,6 +123,8 @@ class McpSession:
         if proc.stdout:
             proc.stdout.close()
         self._stderr_thread.join(timeout=grace_seconds)
+        if proc.stderr and not self._stderr_thread.is_alive():
+            proc.stderr.close()
 
     # --- messages --------------------------------------------------------------------------
 
@@ -170,7 +172,7 @@ class McpSession:
                 "PROTOCOL_ERROR",
                 f"{label or method} failed in the MCP server: {error.get('message', error)}",
                 "This pyro may not support this call; check `pyro --version`.",
-                {"jsonrpc_code": error.get("code")},
+                {"jsonrpc_code": error.get("code"), "jsonrpc_message": error.get("message")},
             )
         result = message.get("result")
         if not isinstance(result, dict):
@@ -273,14 +275,9 @@ class McpSession:
         return error
 
     def _broken(self, what: str) -> PyroError:
+        # The stream is unusable; do not leave the server running behind a dead session.
+        self.close(grace_seconds=1.0)
         status = self._proc.poll()
-        if status is None:
-            # The stream is unusable; do not leave the server running behind a dead session.
-            self.close(grace_seconds=1.0)
-            status = self._proc.poll()
-        else:
-            self._closed = True
-            self._stderr_thread.join(timeout=1.0)
         tail = self.stderr_tail()
         detail = f" (exit status {status})" if status is not None else ""
         message = f"{what}{detail}" + (f": {tail[-2000:]}" if tail else "")

@@ -105,11 +105,15 @@ class _PyroBase:
         session = self._session
         if not session.alive:
             return
+        deadline = time.monotonic() + self.cleanup_timeout
+        saved_timeout = self.request_timeout
         try:
             if self.cleanup:
-                session.settle_adopted(time.monotonic() + self.cleanup_timeout)
+                session.settle_adopted(deadline)
                 for key, method in _DELETERS.items():
                     for ident in list(self._created[key]):
+                        # Deletes get the cleanup budget, not the (maybe short) request_timeout.
+                        self.request_timeout = max(1.0, deadline - time.monotonic())
                         try:
                             getattr(self, method)(ident)
                         except PyroError as error:
@@ -117,6 +121,7 @@ class _PyroBase:
                                 raise
                         self._created[key].pop(ident, None)
         finally:
+            self.request_timeout = saved_timeout
             session.close()
 
     @property
@@ -137,13 +142,16 @@ class _PyroBase:
         adopt = None
         if op.creates is not None and self.cleanup:
             adopt = self._adopter(op.creates)
-        result = self._session.request(
-            "tools/call",
-            {"name": op.tool, "arguments": arguments},
-            timeout=self.request_timeout,
-            adopt=adopt,
-            label=f"{name}()",
-        )
+        try:
+            result = self._session.request(
+                "tools/call",
+                {"name": op.tool, "arguments": arguments},
+                timeout=self.request_timeout,
+                adopt=adopt,
+                label=f"{name}()",
+            )
+        except PyroError as error:
+            raise self._missing_tool(name, op, error) from None
         if result.get("isError"):
             raise self._tool_error(name, op, result)
         payload = result.get("structuredContent")
@@ -194,18 +202,23 @@ class _PyroBase:
                     error.get("details") if isinstance(error.get("details"), dict) else None,
                 )
         text = "\n".join(texts)
-        if re.search(r"Tool \S+ not found", text):
-            return PyroError(
-                "HOST_TOOL_MISSING",
-                f"pyro {self.server_version} at {self.bin} has no {op.tool} tool, which "
-                f"{name}() needs",
-                "Install a newer pyro: " + INSTALL_HINT,
-            )
         code, _, message = text.partition(": ")
         if code.isupper() and code.replace("_", "").isalpha():
             message, _, hint = message.partition("\nhint: ")
             return PyroError(code, message, self._python_hint(name, hint or None))
         return PyroError("INTERNAL", text or f"{op.tool} failed without a message")
+
+    def _missing_tool(self, name: str, op: Op, error: PyroError) -> PyroError:
+        """An older pyro answers an unknown tool with JSON-RPC error -32602 "Tool ... not found"."""
+        details = error.details or {}
+        message = str(details.get("jsonrpc_message", ""))
+        if details.get("jsonrpc_code") != -32602 or not re.search(r"Tool \S+ not found", message):
+            return error
+        return PyroError(
+            "HOST_TOOL_MISSING",
+            f"pyro {self.server_version} at {self.bin} has no {op.tool} tool, which {name}() needs",
+            "Install a newer pyro: " + INSTALL_HINT,
+        )
 
     @staticmethod
     def _python_hint(name: str, hint: Any) -> str | None:
