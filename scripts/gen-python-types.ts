@@ -1,6 +1,6 @@
 /**
- * Generate python/pyro_mcp/types.py (the Python SDK's TypedDict result hints) from the output
- * schemas of the operation declarations. `npm run gen:python` writes it;
+ * Generate python/pyro_mcp/types.py (the Python SDK's TypedDicts: results and structured
+ * parameters) and client.pyi (the typed Pyro methods) from the operation declarations. `npm run gen:python` writes it;
  * tests/unit/python-sdk.test.ts fails if it drifts from the declarations.
  */
 import { writeFileSync } from "node:fs";
@@ -47,7 +47,11 @@ class Renderer {
         const inner = this.typeOf(def.innerType as z.ZodTypeAny, name);
         return { py: inner.py, optional: true };
       }
-      case "ZodDefault":
+      case "ZodDefault": {
+        // Absent in input means the default; a raw payload may leave the field out too.
+        const inner = this.typeOf(def.innerType as z.ZodTypeAny, name);
+        return { py: inner.py, optional: true };
+      }
       case "ZodReadonly":
       case "ZodBranded":
       case "ZodCatch":
@@ -128,19 +132,56 @@ function pyLiteral(value: unknown): string {
   return JSON.stringify(value);
 }
 
-export function renderPythonTypes(): string {
-  const renderer = new Renderer();
-  const results: string[] = [];
+interface PythonParameter {
+  name: string;
+  py: string;
+  optional: boolean;
+}
+
+interface PythonMethod {
+  name: string;
+  positional: PythonParameter[];
+  keywords: PythonParameter[];
+  result: string;
+}
+
+/** Host paths (seed_path, source_path, output_path) also take os.PathLike, as in the original. */
+const withPathLike = (field: string, py: string): string =>
+  field.endsWith("_path") && py === "str" ? "str | os.PathLike[str]" : py;
+
+/** Every operation's result type and parameter types, rendered through one shared Renderer. */
+function describe(renderer: Renderer): { methods: PythonMethod[]; aliases: string[] } {
+  const methods: PythonMethod[] = [];
+  const aliases: string[] = [];
   for (const [sdkName, op] of Object.entries(OPERATIONS)) {
+    const method = snake(sdkName);
+    const param = ([field, schema]: [string, z.ZodTypeAny]): PythonParameter => {
+      const typed = renderer.typeOf(schema, `${pascal(method)}${pascal(field)}`);
+      return { name: field, py: withPathLike(field, typed.py), optional: typed.optional };
+    };
+    const shape = op.input.shape as Record<string, z.ZodTypeAny>;
+    const fields = Object.entries(shape);
+    const positional = op.sdkArgs as readonly string[];
+    // Parameters first, so a shape shared by input and output is named after the parameter.
+    const args = positional.map((f) => param([f, shape[f] as z.ZodTypeAny]));
+    const keywords = fields.filter(([f]) => !positional.includes(f)).map(param);
     const name = resultTypeName(sdkName);
     const { py } = renderer.typeOf(op.output as z.ZodTypeAny, name);
     // A shape shared with an earlier operation keeps that name; give this method its own alias.
-    if (py !== name) results.push(`${name} = ${py}`);
+    if (py !== name) aliases.push(`${name} = ${py}`);
+    methods.push({ name: method, positional: args, keywords, result: name });
   }
+  return { methods, aliases };
+}
+
+export function renderPythonTypes(): string {
+  const renderer = new Renderer();
+  const { aliases: results } = describe(renderer);
   return [
-    '"""Result types of the Pyro methods, one per operation.',
+    '"""TypedDicts of the Pyro methods: one result type per operation (`<Method>Result`) and the',
+    "structured parameters (service readiness).",
     "",
-    "Generated from the output schemas in src/operations/ (npm run gen:python). Do not edit by hand.",
+    "Generated from the declarations in src/operations/ (npm run gen:python). Do not edit by hand.",
     '"""',
     "",
     "from typing import Any, Literal, NotRequired, TypedDict",
@@ -153,7 +194,64 @@ export function renderPythonTypes(): string {
   ].join("\n");
 }
 
+/**
+ * The type stub of client.py: the Pyro class as type checkers and IDEs should see it, with each
+ * generated method's parameters and result typed. The runtime methods are made from the table in
+ * operations.py; python/tests/test_local.py checks that this stub names the same parameters.
+ */
+export function renderPythonStub(): string {
+  const { methods } = describe(new Renderer());
+  const signature = (p: PythonParameter) =>
+    p.optional
+      ? `${p.name}: ${p.py.endsWith(" | None") ? p.py : `${p.py} | None`} = None`
+      : `${p.name}: ${p.py}`;
+  const lines = methods.map((m) => {
+    const params = ["self", ...m.positional.map(signature)];
+    if (m.keywords.length > 0) params.push("*", ...m.keywords.map(signature));
+    return `    def ${m.name}(${params.join(", ")}) -> ${m.result}: ...`;
+  });
+  return [
+    '"""Type stub of pyro_mcp.client, generated from src/operations/ (npm run gen:python)."""',
+    "",
+    "import os",
+    "from typing import Any, Literal",
+    "",
+    "from .types import *",
+    "",
+    "PROTOCOL_VERSION: str",
+    "",
+    "class Pyro:",
+    "    bin: str",
+    "    request_timeout: float | None",
+    "    cleanup: bool",
+    "    cleanup_timeout: float",
+    "    server_version: str",
+    "    def __init__(",
+    "        self,",
+    "        bin: str | os.PathLike[str] | None = None,",
+    "        *,",
+    "        request_timeout: float | None = None,",
+    "        startup_timeout: float = 60.0,",
+    "        cleanup: bool = True,",
+    "        cleanup_timeout: float = 300.0,",
+    "        env: dict[str, str] | None = None,",
+    "        max_message_bytes: int = ...,",
+    "    ) -> None: ...",
+    "    def __enter__(self) -> Pyro: ...",
+    "    def __exit__(self, *exc: object) -> None: ...",
+    "    def close(self) -> None: ...",
+    "    @property",
+    "    def created(self) -> dict[str, list[str]]: ...",
+    ...lines,
+    "",
+  ].join("\n");
+}
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+export const PYTHON_TYPES_PATH = path.join(ROOT, "python", "pyro_mcp", "types.py");
+export const PYTHON_STUB_PATH = path.join(ROOT, "python", "pyro_mcp", "client.pyi");
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-  writeFileSync(path.join(root, "python", "pyro_mcp", "types.py"), renderPythonTypes());
+  writeFileSync(PYTHON_TYPES_PATH, renderPythonTypes());
+  writeFileSync(PYTHON_STUB_PATH, renderPythonStub());
 }

@@ -82,8 +82,12 @@ class McpSession:
     def _drain_stderr(self) -> None:
         stream = self._proc.stderr
         assert stream is not None
+        fd = stream.fileno()
         while True:
-            chunk = stream.read1(65536)
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                return
             if not chunk:
                 return
             with self._stderr_lock:

@@ -34,7 +34,12 @@ OPERATIONS: dict[str, Op] = {
     "pull_environment": Op(None, ("environment",), cli=("env", "pull")),
     "inspect_environment": Op(None, ("environment",), cli=("env", "inspect")),
     "prune_environments": Op(None, cli=("env", "prune")),
-    "run_in_vm": Op("vm_run", (), ("environment", "command", "timeout_seconds", *RESOURCES)),
+    "run_in_vm": Op(
+        "vm_run",
+        (),
+        ("environment", "command", "vcpu_count", "mem_mib", "timeout_seconds", "ttl_seconds")
+        + ("network", "allow_host_compat"),
+    ),
     "create_vm": Op("vm_create", (), ("environment", *RESOURCES), creates="vm_id"),
     "start_vm": Op("vm_start", VM),
     "exec_vm": Op("vm_exec", VM, ("command", "timeout_seconds")),

@@ -1,6 +1,7 @@
-"""Result types of the Pyro methods, one per operation.
+"""TypedDicts of the Pyro methods: one result type per operation (`<Method>Result`) and the
+structured parameters (service readiness).
 
-Generated from the output schemas in src/operations/ (npm run gen:python). Do not edit by hand.
+Generated from the declarations in src/operations/ (npm run gen:python). Do not edit by hand.
 """
 
 from typing import Any, Literal, NotRequired, TypedDict
@@ -539,22 +540,22 @@ class ListShellsResult(TypedDict):
     shells: list[OpenShellResult]
 
 
-class StartServiceResultReadiness1(TypedDict):
+class StartServiceReadiness1(TypedDict):
     type: Literal["file"]
     path: str
 
 
-class StartServiceResultReadiness2(TypedDict):
+class StartServiceReadiness2(TypedDict):
     type: Literal["tcp"]
     address: str
 
 
-class StartServiceResultReadiness3(TypedDict):
+class StartServiceReadiness3(TypedDict):
     type: Literal["http"]
     url: str
 
 
-class StartServiceResultReadiness4(TypedDict):
+class StartServiceReadiness4(TypedDict):
     type: Literal["command"]
     command: str
 
@@ -570,7 +571,7 @@ class StartServiceResult(TypedDict):
     ended_at: str | None
     exit_code: int | None
     pid: int | None
-    readiness: StartServiceResultReadiness1 | StartServiceResultReadiness2 | StartServiceResultReadiness3 | StartServiceResultReadiness4 | None
+    readiness: StartServiceReadiness1 | StartServiceReadiness2 | StartServiceReadiness3 | StartServiceReadiness4 | None
     ready_timeout_seconds: int
     ready_interval_ms: int
     stop_reason: Literal["sigterm", "sigkill"] | None

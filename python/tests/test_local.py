@@ -1,13 +1,16 @@
 """Python SDK behaviour that needs no guest: finding pyro, refusing old or broken servers, bounded
 reading, errors of the real server named the Python way, the method table's signatures."""
 
+import ast
 import inspect
 import os
 import tempfile
 import time
 import tracemalloc
 import unittest
+from pathlib import Path
 
+import pyro_mcp.client
 import support
 from pyro_mcp import OPERATIONS, Pyro, PyroError
 from pyro_mcp.operations import Op
@@ -144,6 +147,20 @@ class MethodTable(unittest.TestCase):
             positional = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
             keywords = [p.name for p in params if p.kind is p.KEYWORD_ONLY]
             self.assertEqual((tuple(positional), tuple(keywords)), (op.args, op.options), name)
+
+    def test_type_stub_names_the_runtime_parameters(self) -> None:
+        stub = ast.parse(Path(pyro_mcp.client.__file__).with_suffix(".pyi").read_text())
+        klass = next(n for n in stub.body if isinstance(n, ast.ClassDef) and n.name == "Pyro")
+        stubbed = {
+            f.name: [a.arg for a in [*f.args.args, *f.args.kwonlyargs]][1:]
+            for f in klass.body
+            if isinstance(f, ast.FunctionDef) and not f.name.startswith("__") or
+            isinstance(f, ast.FunctionDef) and f.name == "__init__"
+        }
+        for name in [*OPERATIONS, "__init__", "close"]:
+            runtime = list(inspect.signature(getattr(Pyro, name)).parameters)[1:]
+            self.assertEqual(stubbed.pop(name), runtime, name)
+        self.assertEqual(list(stubbed), ["created"])
 
     def test_results_are_typed(self) -> None:
         hint = inspect.signature(Pyro.exec_workspace).return_annotation

@@ -3,7 +3,12 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { OPERATIONS } from "../../src/operations/index.js";
 import { snake } from "../../src/operations/define.js";
-import { renderPythonTypes } from "../../scripts/gen-python-types.js";
+import {
+  PYTHON_STUB_PATH,
+  PYTHON_TYPES_PATH,
+  renderPythonStub,
+  renderPythonTypes,
+} from "../../scripts/gen-python-types.js";
 import { command } from "../support/cli.js";
 import { REPO_ROOT } from "../support/paths.js";
 import { PYTHON, PYTHON_ENV } from "../support/python.js";
@@ -58,9 +63,29 @@ describe("python sdk", () => {
     }
   });
 
-  it("python sdk: result TypedDicts match the output schemas (run npm run gen:python)", () => {
-    const file = path.join(REPO_ROOT, "python", "pyro_mcp", "types.py");
-    expect(readFileSync(file, "utf8")).toBe(renderPythonTypes());
+  it("python sdk: types.py and client.pyi match the declarations (run npm run gen:python)", () => {
+    expect(readFileSync(PYTHON_TYPES_PATH, "utf8")).toBe(renderPythonTypes());
+    expect(readFileSync(PYTHON_STUB_PATH, "utf8")).toBe(renderPythonStub());
+  });
+
+  it("python sdk: the package and the example pass mypy --strict (the hints are usable)", async () => {
+    const result = await command(
+      PYTHON,
+      [
+        "-m",
+        "mypy",
+        "--strict",
+        "--cache-dir",
+        "/dev/null",
+        "examples/python_workspace.py",
+        "python/pyro_mcp",
+      ],
+      { cwd: REPO_ROOT, env: { MYPYPATH: path.join(REPO_ROOT, "python") } },
+    );
+    expect(result.stdout + result.stderr, "install Debian's mypy: make setup").toMatch(
+      /^Success: no issues found/m,
+    );
+    expect(result.status).toBe(0);
   });
 
   it("python sdk: the package version is pyro's", async () => {
