@@ -205,6 +205,10 @@ class McpSession:
             stdin.flush()
         except (BrokenPipeError, OSError):
             raise self._broken("the pyro MCP server closed its input") from None
+        except KeyboardInterrupt:
+            # Part of the line may be written: the stream is no longer framed, end the session.
+            self.close(grace_seconds=1.0)
+            raise
 
     def _read_message(self, deadline: float | None) -> dict[str, Any] | None:
         """Read one message and dispatch what is not an answer; the answer itself is returned.
