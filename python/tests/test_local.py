@@ -33,6 +33,20 @@ class FindingPyro(unittest.TestCase):
         self.assertIn("not found on PATH", caught.exception.message)
         self.assertIn("npm install -g pyro-mcp", caught.exception.hint)
 
+    def test_pyro_found_on_path(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            os.symlink(support.CLI, os.path.join(tmp, "pyro"))
+            saved = {k: os.environ.pop(k, None) for k in ("PYRO_BIN", "PATH")}
+            os.environ["PATH"] = tmp + os.pathsep + (saved["PATH"] or "")
+            try:
+                with Pyro() as pyro:
+                    self.assertEqual(pyro.bin, os.path.join(tmp, "pyro"))
+                    self.assertEqual(pyro.server_version, "2.8.0")
+            finally:
+                for key, value in saved.items():
+                    if value is not None:
+                        os.environ[key] = value
+
     def test_bin_that_is_not_executable(self) -> None:
         with self.assertRaises(PyroError) as caught:
             Pyro(bin="/nonexistent/pyro")
