@@ -38,7 +38,7 @@ OPERATIONS: dict[str, Op] = {
         "vm_run",
         (),
         ("environment", "command", "vcpu_count", "mem_mib", "timeout_seconds", "ttl_seconds")
-        + ("network", "allow_host_compat"),
+        + ("network", "network_policy", "allow_host_compat"),
     ),
     "create_vm": Op("vm_create", (), ("environment", *RESOURCES), creates="vm_id"),
     "start_vm": Op("vm_start", VM),
@@ -49,7 +49,10 @@ OPERATIONS: dict[str, Op] = {
     "network_info_vm": Op("vm_network_info", VM),
     "reap_expired": Op("vm_reap_expired"),
     "create_workspace": Op(
-        "workspace_create", (), ("environment", *RESOURCES, "seed_path"), creates="workspace_id"
+        "workspace_create",
+        (),
+        ("environment", *RESOURCES, "network_policy", "seed_path"),
+        creates="workspace_id",
     ),
     "status_workspace": Op("workspace_status", W),
     "list_workspaces": Op("workspace_list"),
@@ -66,6 +69,7 @@ OPERATIONS: dict[str, Op] = {
     ),
     "reset_workspace": Op("workspace_reset", W, ("snapshot",)),
     "stop_workspace": Op("workspace_stop", W),
+    "network_info_workspace": Op("workspace_network_info", W),
     "start_workspace": Op("workspace_start", W),
     "create_snapshot": Op("snapshot_create", SNAPSHOT),
     "list_snapshots": Op("snapshot_list", W),
@@ -80,7 +84,8 @@ OPERATIONS: dict[str, Op] = {
     "start_service": Op(
         "service_start",
         SERVICE,
-        ("command", "cwd", "readiness", "ready_timeout_seconds", "ready_interval_ms"),
+        ("command", "cwd", "readiness", "ready_timeout_seconds", "ready_interval_ms")
+        + ("published_ports",),
     ),
     "list_services": Op("service_list", W),
     "status_service": Op("service_status", SERVICE),

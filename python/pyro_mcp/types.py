@@ -249,6 +249,7 @@ class CreateWorkspaceResult(TypedDict):
     vcpu_count: int
     mem_mib: int
     network: bool
+    network_policy: Literal["off", "egress", "egress+published-ports"]
     workspace_path: str
     workspace_seed: CreateWorkspaceResultWorkspaceSeed
     command_count: int
@@ -426,6 +427,7 @@ class ResetWorkspaceResult(TypedDict):
     vcpu_count: int
     mem_mib: int
     network: bool
+    network_policy: Literal["off", "egress", "egress+published-ports"]
     workspace_path: str
     workspace_seed: CreateWorkspaceResultWorkspaceSeed
     command_count: int
@@ -560,6 +562,18 @@ class StartServiceReadiness4(TypedDict):
     command: str
 
 
+class StartServicePublishedPorts(TypedDict):
+    host_port: NotRequired[int | None]
+    guest_port: int
+
+
+class StartServiceResultPublishedPorts(TypedDict):
+    host: Literal["127.0.0.1"]
+    host_port: int
+    guest_port: int
+    protocol: Literal["tcp"]
+
+
 class StartServiceResult(TypedDict):
     workspace_id: str
     service_name: str
@@ -577,6 +591,7 @@ class StartServiceResult(TypedDict):
     stop_reason: Literal["sigterm", "sigkill"] | None
     failure_reason: str | None
     execution_mode: Literal["guest_agent", "host_compat"]
+    published_ports: list[StartServiceResultPublishedPorts]
 
 
 class ListServicesResult(TypedDict):
@@ -595,6 +610,27 @@ class LogsServiceResult(TypedDict):
     tail_lines: int | None
     stdout_truncated: bool
     stderr_truncated: bool
+
+
+class NetworkInfoWorkspaceResultPublishedPorts(TypedDict):
+    host: Literal["127.0.0.1"]
+    host_port: int
+    guest_port: int
+    protocol: Literal["tcp"]
+    service_name: str
+
+
+class NetworkInfoWorkspaceResult(TypedDict):
+    workspace_id: str
+    network_policy: Literal["off", "egress", "egress+published-ports"]
+    mode: Literal["none", "user", "host"]
+    guest_ip: str | None
+    gateway: str | None
+    dns: str | None
+    egress: bool
+    publish_allowed: bool
+    published_ports: list[NetworkInfoWorkspaceResultPublishedPorts]
+    summary: str
 
 
 StartVmResult = CreateVmResult
