@@ -14,6 +14,8 @@
 export const DEFAULT_SUPERVISOR_NODE_FLAGS: readonly string[] = [
   "--max-semi-space-size=1",
   "--max-old-space-size=256",
+  // For the collection after a burst of output (src/supervisor/idle-gc.ts).
+  "--expose-gc",
 ];
 
 export const SUPERVISOR_MALLOC_ENV: Readonly<Record<string, string>> = {
