@@ -40,6 +40,7 @@ const BEFORE: Config = {
     PYRO_RESTORE_KERNEL_STUB: "0",
     PYRO_PAGE_REPORTING_ORDER: "",
     PYRO_SUPERVISOR_NODE_FLAGS: "--max-semi-space-size=1 --max-old-space-size=256",
+    PYRO_SUPERVISOR_MALLOC: "glibc",
   },
 };
 const SWEEP: Config[] = [
@@ -50,6 +51,7 @@ const SWEEP: Config[] = [
   { name: "no balloon", env: { PYRO_BALLOON: "0" } },
   { name: "no kernel stub", env: { PYRO_RESTORE_KERNEL_STUB: "0" } },
   { name: "reporting 2 MiB blocks", env: { PYRO_PAGE_REPORTING_ORDER: "" } },
+  { name: "glibc malloc", env: { PYRO_SUPERVISOR_MALLOC: "glibc" } },
 ];
 
 const arg = (flag: string, fallback: number) => {

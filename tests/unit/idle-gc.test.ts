@@ -1,5 +1,10 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { collectWhenIdle } from "../../src/supervisor/idle-gc.js";
+import {
+  dropSupervisorMallocEnv,
+  JEMALLOC_CONF,
+  supervisorMallocEnv,
+} from "../../src/supervisor/node-flags.js";
 
 describe("supervisor idle collection", () => {
   const holder = globalThis as { gc?: () => void };
@@ -37,5 +42,33 @@ describe("supervisor idle collection", () => {
     vi.advanceTimersByTime(5000);
     expect(bytes).toBe(0); // not even polled
     stop();
+  });
+});
+
+describe("supervisor allocator", () => {
+  it("preloads jemalloc when the host has it, glibc settings otherwise or on request", () => {
+    const jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
+    expect(supervisorMallocEnv({}, jemalloc)).toEqual({
+      LD_PRELOAD: jemalloc,
+      MALLOC_CONF: JEMALLOC_CONF,
+    });
+    expect(supervisorMallocEnv({}, undefined)).toHaveProperty("MALLOC_MMAP_THRESHOLD_");
+    expect(supervisorMallocEnv({ PYRO_SUPERVISOR_MALLOC: "glibc" }, jemalloc)).not.toHaveProperty(
+      "LD_PRELOAD",
+    );
+    expect(supervisorMallocEnv({ PYRO_SUPERVISOR_MALLOC: "0" }, jemalloc)).toEqual({});
+  });
+
+  it("keeps the supervisor's allocator away from QEMU and the tools it runs", () => {
+    const env: NodeJS.ProcessEnv = {
+      ...supervisorMallocEnv({}, "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"),
+      MALLOC_MMAP_THRESHOLD_: "8192",
+      PATH: "/usr/bin",
+    };
+    dropSupervisorMallocEnv(env);
+    expect(env).toEqual({ PATH: "/usr/bin" });
+    const user: NodeJS.ProcessEnv = { LD_PRELOAD: "/opt/libfoo.so" };
+    dropSupervisorMallocEnv(user);
+    expect(user.LD_PRELOAD).toBe("/opt/libfoo.so"); // not ours: left alone
   });
 });
