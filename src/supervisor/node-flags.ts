@@ -50,11 +50,12 @@ export function findJemalloc(exists: (file: string) => boolean = existsSync): st
 
 export function supervisorMallocEnv(
   env: NodeJS.ProcessEnv = process.env,
-  jemalloc: string | undefined = findJemalloc(),
+  locate: () => string | undefined = findJemalloc,
 ): Record<string, string> {
   const choice = env.PYRO_SUPERVISOR_MALLOC;
   if (choice === "0") return {};
-  if (choice !== "glibc" && jemalloc) {
+  const jemalloc = choice === "glibc" ? undefined : locate();
+  if (jemalloc) {
     return { LD_PRELOAD: jemalloc, MALLOC_CONF: JEMALLOC_CONF };
   }
   return { ...SUPERVISOR_MALLOC_ENV };

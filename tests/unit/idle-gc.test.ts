@@ -48,20 +48,20 @@ describe("supervisor idle collection", () => {
 describe("supervisor allocator", () => {
   it("preloads jemalloc when the host has it, glibc settings otherwise or on request", () => {
     const jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
-    expect(supervisorMallocEnv({}, jemalloc)).toEqual({
+    expect(supervisorMallocEnv({}, () => jemalloc)).toEqual({
       LD_PRELOAD: jemalloc,
       MALLOC_CONF: JEMALLOC_CONF,
     });
-    expect(supervisorMallocEnv({}, undefined)).toHaveProperty("MALLOC_MMAP_THRESHOLD_");
-    expect(supervisorMallocEnv({ PYRO_SUPERVISOR_MALLOC: "glibc" }, jemalloc)).not.toHaveProperty(
-      "LD_PRELOAD",
-    );
-    expect(supervisorMallocEnv({ PYRO_SUPERVISOR_MALLOC: "0" }, jemalloc)).toEqual({});
+    expect(supervisorMallocEnv({}, () => undefined)).toHaveProperty("MALLOC_MMAP_THRESHOLD_");
+    expect(
+      supervisorMallocEnv({ PYRO_SUPERVISOR_MALLOC: "glibc" }, () => jemalloc),
+    ).not.toHaveProperty("LD_PRELOAD");
+    expect(supervisorMallocEnv({ PYRO_SUPERVISOR_MALLOC: "0" }, () => jemalloc)).toEqual({});
   });
 
   it("keeps the supervisor's allocator away from QEMU and the tools it runs", () => {
     const env: NodeJS.ProcessEnv = {
-      ...supervisorMallocEnv({}, "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"),
+      ...supervisorMallocEnv({}, () => "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"),
       MALLOC_MMAP_THRESHOLD_: "8192",
       PATH: "/usr/bin",
     };
