@@ -33,11 +33,25 @@ const OLD: Config = {
   },
 };
 const NEW: Config = { name: "new (defaults)", env: {} };
+/** The settings of the first memory pass (2.8 + warm starts), before the kernel stub and idle GC. */
+const BEFORE: Config = {
+  name: "before (first pass)",
+  env: {
+    PYRO_RESTORE_KERNEL_STUB: "0",
+    PYRO_PAGE_REPORTING_ORDER: "",
+    PYRO_SUPERVISOR_NODE_FLAGS: "--max-semi-space-size=1 --max-old-space-size=256",
+    PYRO_SUPERVISOR_MALLOC: "glibc",
+  },
+};
 const SWEEP: Config[] = [
   { name: "tb-size 8", env: { PYRO_TCG_TB_SIZE_MIB: "8" } },
   { name: "tb-size 16", env: { PYRO_TCG_TB_SIZE_MIB: "16" } },
+  { name: "tb-size 24", env: { PYRO_TCG_TB_SIZE_MIB: "24" } },
   { name: "tb-size 64", env: { PYRO_TCG_TB_SIZE_MIB: "64" } },
   { name: "no balloon", env: { PYRO_BALLOON: "0" } },
+  { name: "no kernel stub", env: { PYRO_RESTORE_KERNEL_STUB: "0" } },
+  { name: "reporting 2 MiB blocks", env: { PYRO_PAGE_REPORTING_ORDER: "" } },
+  { name: "glibc malloc", env: { PYRO_SUPERVISOR_MALLOC: "glibc" } },
 ];
 
 const arg = (flag: string, fallback: number) => {
@@ -49,9 +63,9 @@ const idleSeconds = arg("--idle-seconds", 15);
 const only = process.argv.includes("--only")
   ? (process.argv[process.argv.indexOf("--only") + 1] ?? "").split(",")
   : undefined;
-const all = process.argv.includes("--sweep") ? [OLD, NEW, ...SWEEP] : [OLD, NEW];
+const all = process.argv.includes("--sweep") ? [OLD, BEFORE, NEW, ...SWEEP] : [OLD, BEFORE, NEW];
 const configs = only
-  ? [OLD, NEW, ...SWEEP].filter((c) => only.some((o) => c.name.startsWith(o)))
+  ? [OLD, BEFORE, NEW, ...SWEEP].filter((c) => only.some((o) => c.name.startsWith(o)))
   : all;
 
 interface Mem {

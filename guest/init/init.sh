@@ -3,7 +3,8 @@
 # Loads the virtio modules, mounts the disks the host attached (found by their serial numbers),
 # gives the agent a home on a tmpfs the real root can reach, then switch_roots into the agent.
 # Kernel parameters read here: pyro.root=, pyro.workspace=, pyro.baseline= (disk serials),
-# pyro.net=1 (user-mode networking), pyro.probe=1 (accelerator probe: power off at once).
+# pyro.net=1 (user-mode networking), pyro.probe=1 (accelerator probe: power off at once),
+# pyro.page_reporting_order=N (free page reporting granularity).
 
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -28,6 +29,14 @@ param() {
 for module in $(cat /modules/order); do
   insmod "/modules/$module.ko" || fail "cannot load kernel module $module"
 done
+
+# Free page reporting (virtio_balloon): the driver reports free blocks of 2 MiB and up; smaller
+# blocks (down to 2^N pages) go back to the host too when the host asks for it. Linux 6.1 sets
+# this when the driver loads, ignoring the boot parameter, so it is written afterwards.
+reporting=/sys/module/page_reporting/parameters/page_reporting_order
+if order=$(param pyro.page_reporting_order) && [ -w "$reporting" ]; then
+  echo "$order" > "$reporting" || true
+fi
 
 if [ "$(param pyro.probe)" = "1" ]; then
   echo "pyro-probe-ok" > /dev/console

@@ -43,6 +43,11 @@ export interface VmPlan {
   agentMounts?: boolean;
   /** Start from this saved state (`-incoming`) instead of booting the kernel. */
   incomingStatePath?: string;
+  /**
+   * With `incomingStatePath`: a stand-in for the kernel that QEMU loads but never runs, and no
+   * initramfs (src/runtime/qemu/kernel-stub.ts says why).
+   */
+  incomingKernelStub?: string;
   /** Only the accelerator probe sets this: the guest powers off right after loading modules. */
   probe?: boolean;
 }

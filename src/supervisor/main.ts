@@ -32,6 +32,7 @@ import { stopWorkspaceProcesses, supervisorClaimAddress } from "../core/workspac
 import { serialTail } from "../runtime/qemu/vm.js";
 import { agentRunner } from "./freeze.js";
 import { setupThroughMux } from "./guest-setup.js";
+import { collectWhenIdle } from "./idle-gc.js";
 import { Multiplexer } from "./mux.js";
 import { SupervisorControl } from "./control.js";
 import path from "node:path";
@@ -150,6 +151,7 @@ async function main(): Promise<void> {
       void vm.kill();
     },
   );
+  collectWhenIdle(() => mux.bytesFromAgent);
 
   /** Record an honest state when the current VM dies without being asked to. */
   const watch = (current: typeof vm): void => {

@@ -37,6 +37,8 @@ export class Multiplexer {
   private readonly agentDecoder: FrameDecoder;
   private agent: net.Socket;
   private readonly clients = new Set<ClientLink>();
+  /** Bytes read from the agent so far: the idle collector's measure of activity. */
+  bytesFromAgent = 0;
 
   constructor(
     agent: net.Socket,
@@ -55,6 +57,7 @@ export class Multiplexer {
 
   private listen(agent: net.Socket): void {
     agent.on("data", (data: Buffer) => {
+      this.bytesFromAgent += data.length;
       let frames: Frame[];
       try {
         frames = this.agentDecoder.push(data);

@@ -1,3 +1,6 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { VmPlan } from "../../src/runtime/driver.js";
 import {
@@ -6,6 +9,7 @@ import {
   kernelCommandLine,
   memoryTuning,
 } from "../../src/runtime/qemu/args.js";
+import { writeKernelStub } from "../../src/runtime/qemu/kernel-stub.js";
 
 const plan: VmPlan = {
   runDir: "/state/runs/abc",
@@ -99,6 +103,13 @@ describe("qemu command line", () => {
     expect(valueAfter(old, "-accel")).toBe("tcg,thread=multi");
     expect(old.join(" ")).not.toContain("balloon");
     expect(memoryTuning({ PYRO_TCG_TB_SIZE_MIB: "nonsense" }).tbSizeMib).toBe(DEFAULT_TB_SIZE_MIB);
+    // Freed pages go back down to single pages; "" keeps the driver's 2 MiB blocks.
+    expect(kernelCommandLine(plan, memoryTuning({}))).toContain("pyro.page_reporting_order=0");
+    const blocks = memoryTuning({ PYRO_PAGE_REPORTING_ORDER: "" });
+    expect(kernelCommandLine(plan, blocks)).not.toContain("page_reporting_order");
+    expect(kernelCommandLine(plan, memoryTuning({ PYRO_BALLOON: "0" }))).not.toContain(
+      "page_reporting_order",
+    );
     // The accelerator probe powers off at once: no balloon there.
     expect(buildQemuArgs({ ...plan, probe: true }, memoryTuning({})).join(" ")).not.toContain(
       "balloon",
@@ -161,5 +172,50 @@ describe("qemu command line of saved and restored VMs", () => {
   it("warm args: the state path is one shell word whatever it holds", () => {
     const args = buildQemuArgs({ ...restored, incomingStatePath: "/x/it's; rm -rf ~" });
     expect(valueAfter(args, "-incoming")).toBe("exec:cat '/x/it'\\''s; rm -rf ~'");
+  });
+
+  it("warm args: a restored VM loads the stand-in kernel and no initramfs; devices and command line unchanged", () => {
+    const a = buildQemuArgs(restored);
+    const b = buildQemuArgs({ ...restored, incomingKernelStub: "/run/x/kernel-stub" });
+    expect(valueAfter(b, "-kernel")).toBe("/run/x/kernel-stub");
+    expect(b).not.toContain("-initrd");
+    expect(devices(b)).toEqual(devices(a));
+    expect(valueAfter(b, "-append")).toBe(valueAfter(a, "-append"));
+    // A stub is only for restores: a cold boot always gets the real files.
+    const cold = buildQemuArgs({ ...saved, incomingKernelStub: "/run/x/kernel-stub" });
+    expect(valueAfter(cold, "-kernel")).toBe(saved.kernelPath);
+    expect(valueAfter(cold, "-initrd")).toBe(saved.initramfsPath);
+  });
+});
+
+describe("kernel stand-in for restores", () => {
+  const bzImage = (setupSectors: number, payload: number): Buffer => {
+    const image = Buffer.alloc((setupSectors + 1) * 512 + payload, 0xcc);
+    image[0x1f1] = setupSectors;
+    image.write("HdrS", 0x202, "latin1");
+    return image;
+  };
+
+  it("keeps the setup header and sectors, drops the kernel payload", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "pyro-stub-"));
+    const kernel = path.join(dir, "vmlinuz");
+    await writeFile(kernel, bzImage(39, 14 * 1024 * 1024));
+    const stub = await writeKernelStub(kernel, dir);
+    expect(stub).toBe(path.join(dir, "kernel-stub"));
+    const bytes = await readFile(stub as string);
+    expect(bytes.length).toBe(40 * 512 + 4096);
+    expect(bytes.equals((await readFile(kernel)).subarray(0, bytes.length))).toBe(true);
+    await rm(dir, { recursive: true });
+  });
+
+  it("gives up on anything that is not a bzImage, so the real kernel is used", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "pyro-stub-"));
+    const elf = path.join(dir, "vmlinux");
+    await writeFile(elf, Buffer.concat([Buffer.from("\x7fELF"), Buffer.alloc(8192)]));
+    expect(await writeKernelStub(elf, dir)).toBeUndefined();
+    const short = path.join(dir, "short");
+    await writeFile(short, bzImage(39, 0).subarray(0, 2048));
+    expect(await writeKernelStub(short, dir)).toBeUndefined();
+    await rm(dir, { recursive: true });
   });
 });

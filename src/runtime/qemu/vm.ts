@@ -7,6 +7,7 @@ import { greet } from "../../protocol/client.js";
 import type { BootOptions, RunningVm, VmDriver, VmExit, VmPlan } from "../driver.js";
 import { findTool, requireTool } from "../host-tools.js";
 import { AGENT_SOCKET, buildQemuArgs, QMP_SOCKET, SERIAL_LOG } from "./args.js";
+import { writeKernelStub } from "./kernel-stub.js";
 import { runWhenLoaded } from "./saved-state.js";
 
 const MAX_SOCKET_PATH = 100;
@@ -38,7 +39,11 @@ export class QemuDriver implements VmDriver {
       });
     }
     const serialLogPath = path.join(plan.runDir, SERIAL_LOG);
-    const child = spawnQemu(buildQemuArgs(plan));
+    const stub =
+      plan.incomingStatePath && process.env.PYRO_RESTORE_KERNEL_STUB !== "0"
+        ? await writeKernelStub(plan.kernelPath, plan.runDir).catch(() => undefined)
+        : undefined;
+    const child = spawnQemu(buildQemuArgs(stub ? { ...plan, incomingKernelStub: stub } : plan));
     let stderr = "";
     child.stderr?.on("data", (data: Buffer) => {
       if (stderr.length < 8192) stderr += data.toString("utf8");
