@@ -53,6 +53,7 @@ export type ErrorCode =
   | "DISK_PATH_NOT_FOUND"
   | "VM_SAVE_FAILED"
   | "WORKSPACE_STOPPED"
+  | "COMMAND_NOT_FOUND"
   | "INTERNAL";
 
 export interface PyroErrorPayload {

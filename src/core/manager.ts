@@ -20,6 +20,7 @@ import {
   type ExecWorkspaceOptions,
   type ExecWorkspacePayload,
   type LogsPayload,
+  type LogsOptions,
 } from "./workspace/exec.js";
 import { exportWorkspace, type ExportPayload } from "./workspace/export.js";
 import {
@@ -237,8 +238,8 @@ export class WorkspaceManager {
       : execWorkspace(this.paths, workspaceId, options);
   }
 
-  logsWorkspace(workspaceId: string): Promise<LogsPayload> {
-    return logsWorkspace(this.paths, workspaceId);
+  logsWorkspace(workspaceId: string, options: LogsOptions = {}): Promise<LogsPayload> {
+    return logsWorkspace(this.paths, workspaceId, options);
   }
 
   deleteWorkspace(workspaceId: string): Promise<DeletePayload> {

@@ -6,7 +6,8 @@ import type { ProgressListener } from "../environments/build.js";
 import { AgentConnection } from "../protocol/client.js";
 import { TIMEOUT_EXIT_CODE } from "../protocol/messages.js";
 import { ensureEnvironment } from "./environments.js";
-import { captureOutput, type BoundedCapture } from "./capture.js";
+import { captureOutput } from "./capture.js";
+import { checkExecBounds, type StreamRecorder } from "./output-bounds.js";
 import { checkWorkspaceSpec, type ExecutionMode } from "./workspace/record.js";
 import { PyroError } from "./errors.js";
 import { processAlive, readPidFile } from "./fs.js";
@@ -23,6 +24,8 @@ export interface RunOptions {
   timeoutSeconds?: number;
   ttlSeconds?: number;
   network?: boolean;
+  /** Head plus tail of each stream kept in the result (default 16 KiB, at most 512 KiB). */
+  maxOutputBytes?: number;
   /**
    * Streamed output; the bytes are still captured (bounded) for the payload. A returned promise
    * holds the guest back until it resolves.
@@ -42,6 +45,8 @@ export interface RunPayload {
   stderr: string;
   stdout_truncated: boolean;
   stderr_truncated: boolean;
+  stdout_bytes: number;
+  stderr_bytes: number;
   exit_code: number;
   timed_out: boolean;
   signal: string | null;
@@ -71,6 +76,7 @@ export interface RunSpec {
 }
 
 export function checkRunOptions(options: RunOptions): RunSpec {
+  checkExecBounds(options);
   return {
     ...checkWorkspaceSpec(options),
     command: checkCommand(options.command),
@@ -79,19 +85,30 @@ export function checkRunOptions(options: RunOptions): RunSpec {
 }
 
 /** The run payload from what ran where: the same shape in a guest and on the host. */
+/** The result fields of both streams: head-and-tail text, truncated flags, total byte counts. */
+export function streamFields(output: { stdout: StreamRecorder; stderr: StreamRecorder }) {
+  const out = output.stdout.view();
+  const err = output.stderr.view();
+  return {
+    stdout: out.text,
+    stderr: err.text,
+    stdout_truncated: out.truncated,
+    stderr_truncated: err.truncated,
+    stdout_bytes: out.bytes,
+    stderr_bytes: err.bytes,
+  };
+}
+
 export function runPayload(
   spec: RunSpec,
-  output: { stdout: BoundedCapture; stderr: BoundedCapture },
+  output: { stdout: StreamRecorder; stderr: StreamRecorder },
   outcome: ExecOutcome,
   where: { durationMs: number; bootMs: number; executionMode: ExecutionMode; accelerator: string },
 ): RunPayload {
   return {
     environment: spec.environment,
     command: spec.command,
-    stdout: output.stdout.text(),
-    stderr: output.stderr.text(),
-    stdout_truncated: output.stdout.truncated,
-    stderr_truncated: output.stderr.truncated,
+    ...streamFields(output),
     exit_code: outcome.exitCode,
     timed_out: outcome.timedOut,
     signal: outcome.signal,

@@ -12,6 +12,7 @@ import {
   type executionMode,
 } from "./payloads.js";
 import { z } from "zod";
+import { outputFields } from "./output-fields.js";
 
 export const runInVm = defineOperation({
   sdk: "runInVm",
@@ -37,6 +38,7 @@ export const runInVm = defineOperation({
     vcpu_count: fields.vcpuCount.optional(),
     mem_mib: fields.memMib.optional(),
     timeout_seconds: fields.timeoutSeconds.optional(),
+    max_output_bytes: outputFields.maxOutputBytes.optional(),
     ttl_seconds: fields.ttlSeconds
       .describe("Upper bound on the VM's life in seconds (default 600).")
       .optional(),
@@ -94,7 +96,7 @@ export const startVm = defineOperation({
 export const execVm = defineOperation({
   sdk: "execVm",
   sdkArgs: ["vm_id"],
-  hooks: ["onStdout", "onStderr"],
+  hooks: ["onStdout", "onStderr", "signal"],
   mcp: { tool: "vm_exec", title: "Run one command in a VM, then delete it" },
   cli: null,
   description: `Run one shell command in the VM (starting it if needed) and return its output; the VM is deleted afterwards, whatever happened, as in the original. ${vmHint}`,
@@ -103,6 +105,7 @@ export const execVm = defineOperation({
     ...byVm,
     command: commandString("One shell command string, run with /bin/sh -c."),
     timeout_seconds: fields.timeoutSeconds.optional(),
+    max_output_bytes: outputFields.maxOutputBytes.optional(),
   },
   output: vmExecResult,
   run: (manager, input, hooks) =>

@@ -37,6 +37,7 @@ function expectedFlags(op: (typeof OPERATION_LIST)[number]): string[] {
   const shape = op.input.shape as Record<string, z.ZodTypeAny>;
   const flags = Object.keys(shape)
     .filter((f) => !cli.args?.includes(f) && cli.tail !== f && f !== "readiness")
+    .filter((f) => !(cli.omit as readonly string[] | undefined)?.includes(f))
     .map((f) => (cli.flags as Record<string, string> | undefined)?.[f] ?? kebab(f));
   const extra = (cli.extra?.options ?? []).map((o) => o.flag.split(" ")[0] as string);
   return [...flags, ...extra, "--json"].sort();
