@@ -173,11 +173,11 @@ export const logsWorkspace = defineOperation({
     let stderr = "";
     // Stored output is shown escaped (newlines and tabs kept); --json gives the exact bytes.
     if (logs.page) {
-      // One command's page: its bytes as they are, the position on stderr.
+      // One command's page, escaped like all stored output (--json has the exact text).
       const p = logs.page;
       const e = logs.entries[0];
       return {
-        stdout: p.data,
+        stdout: block(p.data),
         stderr: lines(
           `[workspace-logs] sequence=${e?.sequence ?? ""} state=${e?.state ?? ""} exit_code=${e?.exit_code ?? ""} stream=${p.stream} offset=${p.offset} next_offset=${p.next_offset} stored_bytes=${p.stored_bytes} total_bytes=${p.total_bytes} eof=${p.eof}`,
         ),

@@ -1,10 +1,11 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI } from "../support/paths.js";
-import { pyro } from "../support/cli.js";
+import { Pyro } from "../../src/index.js";
+import { parseJson, pyro } from "../support/cli.js";
 import { createWorkspace, type Record_ } from "../support/workspace.js";
 
 /**
@@ -184,6 +185,50 @@ describe.concurrent("long commands and bounded output over MCP", () => {
     expect(errorText(noSequence)).toMatch(/^INVALID_ARGUMENT: .*need a sequence/);
   });
 
+  it("sdk and cli: an AbortSignal cancels execWorkspace; logs pages with flags; the CLI has no --wait-seconds", async () => {
+    const abort = new AbortController();
+    const call = new Pyro().execWorkspace(ws.workspace_id, {
+      command: "sleep 100",
+      signal: abort.signal,
+    });
+    setTimeout(() => abort.abort(), 3000);
+    await expect(call).rejects.toMatchObject({ code: "CANCELLED" });
+
+    const ran = parseJson<Entry>(
+      (await pyro(["workspace", "exec", ws.workspace_id, "--json", "--max-output-bytes", "8", "--", "seq", "1", "1000"])).stdout,
+    );
+    expect(ran).toMatchObject({ state: "finished", stdout: "1\n2\n\n[... 3885 bytes omitted ...]\n000\n", stdout_truncated: true, stdout_bytes: 3893 });
+    const page = parseJson<Logs>(
+      (await pyro(["workspace", "logs", ws.workspace_id, "--json", "--sequence", String(ran.sequence), "--offset", "3880", "--limit", "100"])).stdout,
+    ).page;
+    expect(page).toMatchObject({ data: "998\n999\n1000\n", next_offset: 3893, eof: true });
+    const human = await pyro(["workspace", "logs", ws.workspace_id, "--sequence", String(ran.sequence), "--offset", "3885"]);
+    expect(human).toMatchObject({ status: 0, stdout: "1000\n" });
+    expect(human.stderr).toContain("next_offset=3893");
+    const past = await pyro(["workspace", "logs", ws.workspace_id, "--sequence", String(ran.sequence), "--offset", "5000"]);
+    expect(past.status).not.toBe(0);
+    expect(past.stderr).toContain("--offset");
+    const wait = await pyro(["workspace", "exec", ws.workspace_id, "--wait-seconds", "5", "--", "true"]);
+    expect(wait.status).not.toBe(0);
+    expect(wait.stderr).toContain("--wait-seconds");
+  });
+
+  it("cli: a command whose owner is killed ends in the guest and stays in the journal as lost", async () => {
+    const owner = spawn(process.execPath, [CLI, "workspace", "exec", ws.workspace_id, "--", "sleep", "200"], {
+      stdio: "ignore",
+    });
+    const journal = async () =>
+      parseJson<Logs>((await pyro(["workspace", "logs", ws.workspace_id, "--json"])).stdout).entries.find(
+        (e) => e.command === "sleep 200",
+      );
+    let entry: Entry | undefined;
+    for (let i = 0; i < 60 && entry?.state !== "running"; i += 1) entry = await journal();
+    expect(entry?.state).toBe("running");
+    owner.kill("SIGKILL");
+    await new Promise((resolve) => owner.once("exit", resolve));
+    expect((await journal())?.state).toBe("lost");
+  });
+
   it("mcp: a 90 s command returns running before the client's timeout and finishes through polling", async () => {
     const first = await longCall;
     expect(first.isError, errorText(first)).toBeFalsy();
@@ -205,5 +250,20 @@ describe.concurrent("long commands and bounded output over MCP", () => {
     }
     expect(entry).toMatchObject({ state: "finished", exit_code: 0 });
     expect(page?.data).toBe("slept\n");
+  }, 300_000);
+});
+
+describe("long commands and reset", () => {
+  it("sdk: a command left running after its call returned is ended by reset, and the new journal stays clean", async () => {
+    const sdk = new Pyro();
+    const running = await sdk.execWorkspace(ws.workspace_id, { command: "sleep 300", waitSeconds: 1 });
+    expect(running).toMatchObject({ state: "running", exit_code: null });
+    const before = await sdk.logsWorkspace(ws.workspace_id, { sequence: running.sequence });
+    expect(before.entries[0]?.state).toBe("running");
+    await sdk.resetWorkspace(ws.workspace_id);
+    const first = await sdk.execWorkspace(ws.workspace_id, { command: "echo fresh" });
+    expect(first).toMatchObject({ sequence: 1, stdout: "fresh\n" });
+    const after = await sdk.logsWorkspace(ws.workspace_id);
+    expect(after.entries.map((e) => e.command)).toEqual(["echo fresh"]);
   }, 300_000);
 });
