@@ -54,6 +54,7 @@ export type ErrorCode =
   | "VM_SAVE_FAILED"
   | "WORKSPACE_STOPPED"
   | "COMMAND_NOT_FOUND"
+  | "RUN_NOT_FOUND"
   | "INTERNAL";
 
 export interface PyroErrorPayload {

@@ -35,6 +35,8 @@ export interface RunOptions {
   onPullProgress?: ProgressListener;
   /** Called once the VM is up, with the boot time and accelerator. */
   onBooted?: (info: { bootMs: number; accelerator: string }) => void;
+  /** Called once the command runs, with a view of the result so far (output, duration). */
+  onRunning?: (view: () => RunPayload) => void;
   signal?: AbortSignal;
 }
 
@@ -47,7 +49,8 @@ export interface RunPayload {
   stderr_truncated: boolean;
   stdout_bytes: number;
   stderr_bytes: number;
-  exit_code: number;
+  /** null while the run is still going (state "running"). */
+  exit_code: number | null;
   timed_out: boolean;
   signal: string | null;
   duration_ms: number;
@@ -57,6 +60,9 @@ export interface RunPayload {
   vcpu_count: number;
   mem_mib: number;
   network: boolean;
+  /** "running" only in a result returned after wait_seconds; `waitRun(run_id)` gives the end. */
+  state: "running" | "finished";
+  run_id: string | null;
 }
 
 /**
@@ -119,6 +125,8 @@ export function runPayload(
     vcpu_count: spec.vcpuCount,
     mem_mib: spec.memMib,
     network: spec.network,
+    state: "finished",
+    run_id: null,
   };
 }
 
@@ -148,6 +156,20 @@ export async function runInVm(paths: PyroPaths, options: RunOptions): Promise<Ru
 
     const { stdout, stderr, handlers } = captureOutput(options);
     const started = performance.now();
+    options.onRunning?.(() => ({
+      ...runPayload(
+        spec,
+        { stdout, stderr },
+        { exitCode: 0, timedOut: false, signal: null },
+        {
+          durationMs: Math.round(performance.now() - started),
+          bootMs: launched.bootMs,
+          executionMode: "guest_agent",
+          accelerator: launched.accelerator.accelerator,
+        },
+      ),
+      exit_code: null,
+    }));
     const handle = agent.exec(
       { argv: ["/bin/sh", "-c", command], cwd: "/root", timeoutMs: timeoutSeconds * 1000 },
       handlers,

@@ -13,11 +13,14 @@ import { MCP_DEFAULT_WAIT_SECONDS } from "../operations/output-fields.js";
  * (notifications/cancelled) reaches the operation as its AbortSignal, and a client that sent a
  * progressToken gets notifications/progress while a command runs.
  */
+/** Tools whose wait_seconds means "return state running after this long". */
+const RETURNS_RUNNING = ["workspace_exec", "vm_run"];
+
 export function withMcpDefaults(
   op: AnyOperation,
   args: Record<string, unknown>,
 ): Record<string, unknown> {
-  const takesWait = "wait_seconds" in op.input.shape && op.hooks.includes("onCommandProgress");
+  const takesWait = op.mcp !== null && RETURNS_RUNNING.includes(op.mcp.tool);
   return takesWait && args.wait_seconds === undefined
     ? { ...args, wait_seconds: MCP_DEFAULT_WAIT_SECONDS }
     : args;

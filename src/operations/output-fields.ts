@@ -18,6 +18,10 @@ export const outputFields = {
     { min: 0, max: MAX_WAIT_SECONDS },
     `Return after this many seconds with state "running" and the sequence if the command has not finished (MCP default ${MCP_DEFAULT_WAIT_SECONDS}, under a client's 60 s timeout; SDK default: wait until it ends). It goes on, owned by this server or program; workspace_logs with the sequence and wait_seconds gives its end.`,
   ),
+  runWaitSeconds: wholeNumber(
+    { min: 0, max: MAX_WAIT_SECONDS },
+    `Return after this many seconds with state "running" and a run_id if the command has not finished (MCP default ${MCP_DEFAULT_WAIT_SECONDS}; SDK default: wait until it ends). The VM goes on, owned by this server or program; vm_run_wait with the run_id gives the end.`,
+  ),
   sequence: wholeNumber(
     { min: 1, max: Number.MAX_SAFE_INTEGER },
     "One command's sequence number: return its entry and a page of its full output.",

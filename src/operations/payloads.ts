@@ -124,17 +124,17 @@ const streamOutput = {
   stderr_bytes: z.number().int(),
 };
 
-const commandOutput = {
-  ...streamOutput,
-  exit_code: z.number().int(),
-  timed_out: z.boolean(),
-};
-
 export const runResult = z
   .object({
     environment: z.string(),
     command: z.string(),
-    ...commandOutput,
+    ...streamOutput,
+    /** null while state is "running". */
+    exit_code: z.number().int().nullable(),
+    timed_out: z.boolean(),
+    /** "running": returned after wait_seconds; vm_run_wait with run_id gives the end. */
+    state: z.enum(["running", "finished"]),
+    run_id: z.string().nullable(),
     signal: z.string().nullable(),
     duration_ms: z.number(),
     boot_ms: z.number(),

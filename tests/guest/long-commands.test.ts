@@ -202,7 +202,7 @@ describe.concurrent("long commands and bounded output over MCP", () => {
       (await pyro(["workspace", "logs", ws.workspace_id, "--json", "--sequence", String(ran.sequence), "--offset", "3880", "--limit", "100"])).stdout,
     ).page;
     expect(page).toMatchObject({ data: "998\n999\n1000\n", next_offset: 3893, eof: true });
-    const human = await pyro(["workspace", "logs", ws.workspace_id, "--sequence", String(ran.sequence), "--offset", "3885"]);
+    const human = await pyro(["workspace", "logs", ws.workspace_id, "--sequence", String(ran.sequence), "--offset", "3888"]);
     expect(human).toMatchObject({ status: 0, stdout: "1000\n" });
     expect(human.stderr).toContain("next_offset=3893");
     const past = await pyro(["workspace", "logs", ws.workspace_id, "--sequence", String(ran.sequence), "--offset", "5000"]);
@@ -228,6 +228,27 @@ describe.concurrent("long commands and bounded output over MCP", () => {
     await new Promise((resolve) => owner.once("exit", resolve));
     expect((await journal())?.state).toBe("lost");
   });
+
+  it("mcp: vm_run returns running after its wait_seconds and vm_run_wait gives its end", async () => {
+    const first = await call("vm_run", {
+      environment: "debian:12",
+      command: "sleep 3; echo run-done",
+      wait_seconds: 1,
+    });
+    expect(first.isError, errorText(first)).toBeFalsy();
+    const running = first.structuredContent as unknown as { state: string; run_id: string; exit_code: number | null };
+    expect(running).toMatchObject({ state: "running", exit_code: null, run_id: expect.stringMatching(/^run-[0-9a-f]{12}$/) });
+    let end = running as unknown as { state: string; exit_code: number | null; stdout: string };
+    for (let i = 0; i < 10 && end.state === "running"; i += 1) {
+      const waited = await call("vm_run_wait", { run_id: running.run_id, wait_seconds: 50 });
+      expect(waited.isError, errorText(waited)).toBeFalsy();
+      end = waited.structuredContent as unknown as typeof end;
+    }
+    expect(end).toMatchObject({ state: "finished", exit_code: 0, stdout: "run-done\n" });
+    const unknown = await call("vm_run_wait", { run_id: "run-000000000000" });
+    expect(unknown.isError).toBe(true);
+    expect(errorText(unknown)).toMatch(/^RUN_NOT_FOUND: /);
+  }, 300_000);
 
   it("mcp: a 90 s command returns running before the client's timeout and finishes through polling", async () => {
     const first = await longCall;
