@@ -100,6 +100,8 @@ export async function execWorkspace(
     handle.signal("KILL");
   };
   options.signal?.addEventListener("abort", onAbort, { once: true });
+  // Aborted while connecting: the listener never fires for a signal already aborted.
+  if (options.signal?.aborted) onAbort();
   const finished = handle.result.then(
     async (outcome) => recording.finish("finished", outcome),
     async (error: unknown) => {
