@@ -79,7 +79,7 @@ async function main(): Promise<void> {
     let bigSequence = 0;
     let bigOutput = Buffer.alloc(0);
     for (const [label, count] of [
-      ["1 KB", 280],
+      ["1 KB", 250],
       ["1 MB", 160_000],
       ["20 MB", 2_700_000],
     ] as const) {
