@@ -37,12 +37,14 @@ OPERATIONS: dict[str, Op] = {
     "run_in_vm": Op(
         "vm_run",
         (),
-        ("environment", "command", "vcpu_count", "mem_mib", "timeout_seconds", "ttl_seconds")
+        ("environment", "command", "vcpu_count", "mem_mib", "timeout_seconds")
+        + ("max_output_bytes", "wait_seconds", "ttl_seconds")
         + ("network", "network_policy", "allow_host_compat"),
     ),
+    "wait_run": Op("vm_run_wait", ("run_id",), ("wait_seconds",)),
     "create_vm": Op("vm_create", (), ("environment", *RESOURCES), creates="vm_id"),
     "start_vm": Op("vm_start", VM),
-    "exec_vm": Op("vm_exec", VM, ("command", "timeout_seconds")),
+    "exec_vm": Op("vm_exec", VM, ("command", "timeout_seconds", "max_output_bytes")),
     "stop_vm": Op("vm_stop", VM),
     "delete_vm": Op("vm_delete", VM),
     "status_vm": Op("vm_status", VM),
@@ -56,8 +58,12 @@ OPERATIONS: dict[str, Op] = {
     ),
     "status_workspace": Op("workspace_status", W),
     "list_workspaces": Op("workspace_list"),
-    "exec_workspace": Op("workspace_exec", W, ("command", "timeout_seconds")),
-    "logs_workspace": Op("workspace_logs", W),
+    "exec_workspace": Op(
+        "workspace_exec", W, ("command", "timeout_seconds", "max_output_bytes", "wait_seconds")
+    ),
+    "logs_workspace": Op(
+        "workspace_logs", W, ("sequence", "stream", "offset", "limit", "wait_seconds")
+    ),
     "delete_workspace": Op("workspace_delete", W),
     "push_workspace_sync": Op("workspace_sync_push", (*W, "source_path"), ("dest",)),
     "export_workspace": Op("workspace_export", (*W, "path"), ("output_path", "overwrite")),

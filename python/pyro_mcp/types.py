@@ -164,8 +164,12 @@ class RunInVmResult(TypedDict):
     stderr: str
     stdout_truncated: bool
     stderr_truncated: bool
-    exit_code: int
+    stdout_bytes: int
+    stderr_bytes: int
+    exit_code: int | None
     timed_out: bool
+    state: Literal["running", "finished"]
+    run_id: str | None
     signal: str | None
     duration_ms: float
     boot_ms: float
@@ -198,11 +202,14 @@ class ExecVmResult(TypedDict):
     sequence: int
     command: str
     cwd: str
+    state: Literal["running", "finished", "lost"]
     stdout: str
     stderr: str
     stdout_truncated: bool
     stderr_truncated: bool
-    exit_code: int
+    stdout_bytes: int
+    stderr_bytes: int
+    exit_code: int | None
     timed_out: bool
     duration_ms: float
     started_at: str
@@ -289,11 +296,14 @@ class ExecWorkspaceResult(TypedDict):
     sequence: int
     command: str
     cwd: str
+    state: Literal["running", "finished", "lost"]
     stdout: str
     stderr: str
     stdout_truncated: bool
     stderr_truncated: bool
-    exit_code: int
+    stdout_bytes: int
+    stderr_bytes: int
+    exit_code: int | None
     timed_out: bool
     duration_ms: float
     started_at: str
@@ -304,21 +314,37 @@ class LogsWorkspaceResultEntries(TypedDict):
     sequence: int
     command: str
     cwd: str
+    state: Literal["running", "finished", "lost"]
     stdout: str
     stderr: str
     stdout_truncated: bool
     stderr_truncated: bool
-    exit_code: int
+    stdout_bytes: int
+    stderr_bytes: int
+    exit_code: int | None
     timed_out: bool
     duration_ms: float
     started_at: str
     execution_mode: Literal["guest_agent", "host_compat"]
 
 
+class LogsWorkspaceResultPage(TypedDict):
+    stream: Literal["stdout", "stderr"]
+    offset: int
+    next_offset: int
+    bytes: int
+    stored_bytes: int
+    total_bytes: int
+    eof: bool
+    data: str
+
+
 class LogsWorkspaceResult(TypedDict):
     workspace_id: str
     count: int
+    omitted_count: int
     entries: list[LogsWorkspaceResultEntries]
+    page: NotRequired[LogsWorkspaceResultPage]
 
 
 class DeleteWorkspaceResult(TypedDict):
@@ -636,6 +662,7 @@ class NetworkInfoWorkspaceResult(TypedDict):
 StartVmResult = CreateVmResult
 StopVmResult = CreateVmResult
 StatusVmResult = CreateVmResult
+WaitRunResult = RunInVmResult
 StatusWorkspaceResult = CreateWorkspaceResult
 StopWorkspaceResult = CreateWorkspaceResult
 StartWorkspaceResult = CreateWorkspaceResult

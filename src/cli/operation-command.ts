@@ -58,6 +58,7 @@ export function addOperationCommand(
   if (cli.tail) command.argument(`[${cli.tail}...]`, "the command, after `--`");
   for (const [field, schema] of Object.entries(shape)) {
     if (cli.args?.includes(field) || cli.tail === field) continue;
+    if ((cli.omit as readonly string[] | undefined)?.includes(field)) continue;
     const inner = unwrap(schema);
     const kind =
       inner instanceof z.ZodBoolean

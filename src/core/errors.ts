@@ -55,6 +55,8 @@ export type ErrorCode =
   | "WORKSPACE_STOPPED"
   | "PORT_IN_USE"
   | "PUBLISH_NOT_ALLOWED"
+  | "COMMAND_NOT_FOUND"
+  | "RUN_NOT_FOUND"
   | "INTERNAL";
 
 export interface PyroErrorPayload {

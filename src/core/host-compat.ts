@@ -17,7 +17,9 @@ import {
 } from "./run.js";
 import { checkCommand, checkRange } from "./validate.js";
 import { DEFAULTS } from "../contract.js";
-import { journalExec, type ExecWorkspacePayload } from "./workspace/exec.js";
+import { recorderHandlers, type ExecWorkspacePayload } from "./workspace/exec.js";
+import { beginCommand } from "./workspace/journal.js";
+import { checkExecBounds } from "./output-bounds.js";
 import { workspaceFiles } from "./workspace/layout.js";
 import type { CreateWorkspaceOptions } from "./workspace/lifecycle.js";
 import {
@@ -218,27 +220,37 @@ export async function requireGuest(paths: PyroPaths, id: string, what: string): 
   }
 }
 
-/** `workspace exec` on the host, recorded in the journal like a guest exec. */
+/** `workspace exec` on the host, recorded in the journal like a guest exec (no wait_seconds). */
 export async function execHostCompat(
   paths: PyroPaths,
   id: string,
-  options: { command: string; timeoutSeconds?: number } & Pick<RunOptions, "onStdout" | "onStderr">,
+  options: { command: string; timeoutSeconds?: number; maxOutputBytes?: number } & Pick<
+    RunOptions,
+    "onStdout" | "onStderr" | "signal"
+  >,
 ): Promise<ExecWorkspacePayload> {
   const command = checkCommand(options.command);
   const timeoutSeconds = checkRange(
     "timeoutSeconds",
     options.timeoutSeconds ?? DEFAULTS.timeoutSeconds,
   );
-  const { stdout, stderr, handlers } = captureOutput(options);
-  const startedAt = new Date();
-  const started = performance.now();
-  const outcome = await runOnHost(command, hostWorkspaceDir(paths, id), timeoutSeconds, handlers);
-  return journalExec(paths, id, {
+  const { resultBytes } = checkExecBounds(options);
+  const recording = await beginCommand(paths, id, {
     command,
-    outcome,
-    startedAt,
-    durationMs: Math.round(performance.now() - started),
-    output: { stdout, stderr },
     executionMode: "host_compat",
+    resultBytes,
   });
+  try {
+    const outcome = await runOnHost(
+      command,
+      hostWorkspaceDir(paths, id),
+      timeoutSeconds,
+      recorderHandlers(recording, options),
+      options.signal,
+    );
+    return { workspace_id: id, ...(await recording.finish("finished", outcome)) };
+  } catch (error) {
+    await recording.finish("lost");
+    throw error;
+  }
 }

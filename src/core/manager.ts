@@ -13,6 +13,7 @@ import {
 import { PyroError } from "./errors.js";
 import { resolvePaths, type PyroPaths } from "./paths.js";
 import { runInVm, type RunOptions, type RunPayload } from "./run.js";
+import { RunRegistry } from "./run-registry.js";
 import { diffWorkspace, type DiffPayload } from "./workspace/diff.js";
 import {
   execWorkspace,
@@ -20,6 +21,7 @@ import {
   type ExecWorkspaceOptions,
   type ExecWorkspacePayload,
   type LogsPayload,
+  type LogsOptions,
 } from "./workspace/exec.js";
 import { exportWorkspace, type ExportPayload } from "./workspace/export.js";
 import {
@@ -152,6 +154,7 @@ export interface ManagerOptions {
  */
 export class WorkspaceManager {
   readonly paths: PyroPaths;
+  private readonly runs = new RunRegistry();
 
   constructor(options: ManagerOptions = {}) {
     this.paths = resolvePaths(options.home);
@@ -192,11 +195,18 @@ export class WorkspaceManager {
   }
 
   /** One command in a fresh VM; on a host that cannot boot one, on the host if allowed. */
-  async runInVm(options: RunOptions & HostCompatOption): Promise<RunPayload> {
+  async runInVm(
+    options: RunOptions & HostCompatOption & { waitSeconds?: number },
+  ): Promise<RunPayload> {
     const { allowHostCompat, ...rest } = options;
-    return useHostCompat(allowHostCompat)
-      ? runOnHostCompat(this.paths, rest)
-      : runInVm(this.paths, rest);
+    return this.runs.start(rest, (run) =>
+      useHostCompat(allowHostCompat) ? runOnHostCompat(this.paths, run) : runInVm(this.paths, run),
+    );
+  }
+
+  /** A run that returned state "running": its end, or its state after waitSeconds. */
+  waitRun(runId: string, options: { waitSeconds?: number } = {}): Promise<RunPayload> {
+    return this.runs.wait(runId, options.waitSeconds);
   }
 
   async createWorkspace(
@@ -238,8 +248,8 @@ export class WorkspaceManager {
       : execWorkspace(this.paths, workspaceId, options);
   }
 
-  logsWorkspace(workspaceId: string): Promise<LogsPayload> {
-    return logsWorkspace(this.paths, workspaceId);
+  logsWorkspace(workspaceId: string, options: LogsOptions = {}): Promise<LogsPayload> {
+    return logsWorkspace(this.paths, workspaceId, options);
   }
 
   deleteWorkspace(workspaceId: string): Promise<DeletePayload> {

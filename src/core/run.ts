@@ -6,7 +6,8 @@ import type { ProgressListener } from "../environments/build.js";
 import { AgentConnection } from "../protocol/client.js";
 import { TIMEOUT_EXIT_CODE } from "../protocol/messages.js";
 import { ensureEnvironment } from "./environments.js";
-import { captureOutput, type BoundedCapture } from "./capture.js";
+import { captureOutput } from "./capture.js";
+import { checkExecBounds, type StreamRecorder } from "./output-bounds.js";
 import { checkWorkspaceSpec, type ExecutionMode } from "./workspace/record.js";
 import { PyroError } from "./errors.js";
 import { processAlive, readPidFile } from "./fs.js";
@@ -25,6 +26,8 @@ export interface RunOptions {
   ttlSeconds?: number;
   network?: boolean;
   networkPolicy?: NetworkPolicy;
+  /** Head plus tail of each stream kept in the result (default 16 KiB, at most 512 KiB). */
+  maxOutputBytes?: number;
   /**
    * Streamed output; the bytes are still captured (bounded) for the payload. A returned promise
    * holds the guest back until it resolves.
@@ -34,6 +37,8 @@ export interface RunOptions {
   onPullProgress?: ProgressListener;
   /** Called once the VM is up, with the boot time and accelerator. */
   onBooted?: (info: { bootMs: number; accelerator: string }) => void;
+  /** Called once the command runs, with a view of the result so far (output, duration). */
+  onRunning?: (view: () => RunPayload) => void;
   signal?: AbortSignal;
 }
 
@@ -44,7 +49,10 @@ export interface RunPayload {
   stderr: string;
   stdout_truncated: boolean;
   stderr_truncated: boolean;
-  exit_code: number;
+  stdout_bytes: number;
+  stderr_bytes: number;
+  /** null while the run is still going (state "running"). */
+  exit_code: number | null;
   timed_out: boolean;
   signal: string | null;
   duration_ms: number;
@@ -54,6 +62,9 @@ export interface RunPayload {
   vcpu_count: number;
   mem_mib: number;
   network: boolean;
+  /** "running" only in a result returned after wait_seconds; `waitRun(run_id)` gives the end. */
+  state: "running" | "finished";
+  run_id: string | null;
 }
 
 /**
@@ -73,6 +84,7 @@ export interface RunSpec {
 }
 
 export function checkRunOptions(options: RunOptions): RunSpec {
+  checkExecBounds(options);
   return {
     ...checkWorkspaceSpec(options),
     command: checkCommand(options.command),
@@ -81,19 +93,30 @@ export function checkRunOptions(options: RunOptions): RunSpec {
 }
 
 /** The run payload from what ran where: the same shape in a guest and on the host. */
+/** The result fields of both streams: head-and-tail text, truncated flags, total byte counts. */
+export function streamFields(output: { stdout: StreamRecorder; stderr: StreamRecorder }) {
+  const out = output.stdout.view();
+  const err = output.stderr.view();
+  return {
+    stdout: out.text,
+    stderr: err.text,
+    stdout_truncated: out.truncated,
+    stderr_truncated: err.truncated,
+    stdout_bytes: out.bytes,
+    stderr_bytes: err.bytes,
+  };
+}
+
 export function runPayload(
   spec: RunSpec,
-  output: { stdout: BoundedCapture; stderr: BoundedCapture },
+  output: { stdout: StreamRecorder; stderr: StreamRecorder },
   outcome: ExecOutcome,
   where: { durationMs: number; bootMs: number; executionMode: ExecutionMode; accelerator: string },
 ): RunPayload {
   return {
     environment: spec.environment,
     command: spec.command,
-    stdout: output.stdout.text(),
-    stderr: output.stderr.text(),
-    stdout_truncated: output.stdout.truncated,
-    stderr_truncated: output.stderr.truncated,
+    ...streamFields(output),
     exit_code: outcome.exitCode,
     timed_out: outcome.timedOut,
     signal: outcome.signal,
@@ -104,6 +127,8 @@ export function runPayload(
     vcpu_count: spec.vcpuCount,
     mem_mib: spec.memMib,
     network: spec.network,
+    state: "finished",
+    run_id: null,
   };
 }
 
@@ -133,6 +158,20 @@ export async function runInVm(paths: PyroPaths, options: RunOptions): Promise<Ru
 
     const { stdout, stderr, handlers } = captureOutput(options);
     const started = performance.now();
+    options.onRunning?.(() => ({
+      ...runPayload(
+        spec,
+        { stdout, stderr },
+        { exitCode: 0, timedOut: false, signal: null },
+        {
+          durationMs: Math.round(performance.now() - started),
+          bootMs: launched.bootMs,
+          executionMode: "guest_agent",
+          accelerator: launched.accelerator.accelerator,
+        },
+      ),
+      exit_code: null,
+    }));
     const handle = agent.exec(
       { argv: ["/bin/sh", "-c", command], cwd: "/root", timeoutMs: timeoutSeconds * 1000 },
       handlers,

@@ -10,6 +10,8 @@ import { PyroError, toPyroError } from "../core/errors.js";
 import { VERSION } from "../version.js";
 import { OPERATION_LIST, type AnyOperation } from "../operations/index.js";
 import { invoke } from "../operations/invoke.js";
+import { mcpHooks, withMcpDefaults } from "./long-calls.js";
+import { resultText } from "./result-text.js";
 
 /**
  * The MCP surface, built from the operation declarations: one tool per declaration that has an
@@ -32,7 +34,8 @@ export function createServer(manager: WorkspaceManager): McpServer {
         outputSchema: op.output,
         annotations: { title: op.mcp.title, ...op.hints, openWorldHint: false },
       },
-      (args: Record<string, unknown>) => respond(op, () => invoke(op, manager, args, {}, "mcp")),
+      (args: Record<string, unknown>) =>
+        respond(op, () => invoke(op, manager, withMcpDefaults(op, args), {}, "mcp")),
     );
   }
   // Calls go through the same validation as the CLI and the SDK (src/operations/invoke.ts), so a
@@ -43,9 +46,8 @@ export function createServer(manager: WorkspaceManager): McpServer {
   server.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const op = tools.get(request.params.name);
     if (!op) throw new McpError(ErrorCode.InvalidParams, `Tool ${request.params.name} not found`);
-    // notifications/cancelled aborts extra.signal: operations that take a signal stop there.
-    const hooks = op.hooks.includes("signal") ? { signal: extra.signal } : {};
-    return respond(op, () => invoke(op, manager, request.params.arguments ?? {}, hooks, "mcp"));
+    const args = withMcpDefaults(op, request.params.arguments ?? {});
+    return respond(op, () => invoke(op, manager, args, mcpHooks(op, request, extra), "mcp"));
   });
   return server;
 }
@@ -64,7 +66,8 @@ async function respond(op: AnyOperation, run: () => Promise<unknown>): Promise<C
       );
     }
     return {
-      content: [{ type: "text", text: JSON.stringify(payload, null, 2) }],
+      // Not a second copy of a large payload: clients cap a message (10 MiB) and models read text.
+      content: [{ type: "text", text: resultText(payload) }],
       structuredContent: payload as Record<string, unknown>,
     };
   } catch (error) {

@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { WorkspaceManager } from "../core/manager.js";
 import type { RunOptions } from "../core/run.js";
 import type { ProgressListener } from "../environments/build.js";
+import type { CommandProgress } from "../core/workspace/exec.js";
 
 /**
  * The shape of one operation's declaration. Each operation of the product is declared once, in
@@ -20,6 +21,8 @@ export interface OperationHooks {
   onPullProgress?: ProgressListener;
   onProgress?: ProgressListener;
   signal?: AbortSignal;
+  /** A long command's progress (elapsed time, output so far), every few seconds. */
+  onCommandProgress?: (progress: CommandProgress) => void;
 }
 export type HookName = keyof OperationHooks;
 
@@ -75,6 +78,8 @@ export interface CliSpec<I> {
   examples: readonly string[];
   /** More help text after the examples' heading line. */
   notes?: string;
+  /** Input fields the CLI does not offer (they make no sense for a process that exits). */
+  omit?: readonly FieldName<I>[];
 }
 
 export interface Operation<

@@ -28,6 +28,7 @@ export const OPERATIONS = {
   statusVm: vm.statusVm,
   networkInfoVm: vm.networkInfoVm,
   reapExpired: vm.reapExpired,
+  waitRun: vm.waitRun,
   createWorkspace: workspace.createWorkspace,
   statusWorkspace: workspace.statusWorkspace,
   listWorkspaces: workspace.listWorkspaces,

@@ -115,20 +115,27 @@ export const doctorReport = z
   })
   .strict();
 
-const commandOutput = {
+/** Head and tail of each stream (max_output_bytes), whether bytes were left out, and totals. */
+const streamOutput = {
   stdout: z.string(),
   stderr: z.string(),
   stdout_truncated: z.boolean(),
   stderr_truncated: z.boolean(),
-  exit_code: z.number().int(),
-  timed_out: z.boolean(),
+  stdout_bytes: z.number().int(),
+  stderr_bytes: z.number().int(),
 };
 
 export const runResult = z
   .object({
     environment: z.string(),
     command: z.string(),
-    ...commandOutput,
+    ...streamOutput,
+    /** null while state is "running". */
+    exit_code: z.number().int().nullable(),
+    timed_out: z.boolean(),
+    /** "running": returned after wait_seconds; vm_run_wait with run_id gives the end. */
+    state: z.enum(["running", "finished"]),
+    run_id: z.string().nullable(),
     signal: z.string().nullable(),
     duration_ms: z.number(),
     boot_ms: z.number(),
@@ -220,7 +227,11 @@ const journalEntry = {
   sequence: z.number().int(),
   command: z.string(),
   cwd: z.string(),
-  ...commandOutput,
+  /** running: still going (poll workspace_logs with the sequence); lost: its owner went away. */
+  state: z.enum(["running", "finished", "lost"]),
+  ...streamOutput,
+  exit_code: z.number().int().nullable(),
+  timed_out: z.boolean(),
   duration_ms: z.number(),
   started_at: iso,
   execution_mode: executionMode,
@@ -232,7 +243,21 @@ export const workspaceLogs = z
   .object({
     workspace_id: z.string(),
     count: z.number().int(),
+    omitted_count: z.number().int(),
     entries: z.array(z.object(journalEntry).strict()),
+    page: z
+      .object({
+        stream: z.enum(["stdout", "stderr"]),
+        offset: z.number().int(),
+        next_offset: z.number().int(),
+        bytes: z.number().int(),
+        stored_bytes: z.number().int(),
+        total_bytes: z.number().int(),
+        eof: z.boolean(),
+        data: z.string(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

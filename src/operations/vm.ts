@@ -12,6 +12,7 @@ import {
   type executionMode,
 } from "./payloads.js";
 import { z } from "zod";
+import { outputFields } from "./output-fields.js";
 
 export const runInVm = defineOperation({
   sdk: "runInVm",
@@ -27,6 +28,8 @@ export const runInVm = defineOperation({
     ],
     notes:
       "The words after `--` are joined into one shell command. Exit status is the command's;\na command killed by --timeout-seconds exits 124.",
+    // The VM lives as long as the calling process: a CLI that returned early would end it.
+    omit: ["wait_seconds"],
   },
   description:
     "Run one shell command in a fresh, disposable microVM and return its output and exit code; the VM is deleted afterwards. On a host that cannot boot a guest it is refused unless allow_host_compat is set (then it runs on the host with no isolation: execution_mode host_compat). Use it for one-off commands; use a workspace when state must carry over between commands. Example: environment debian:12, command `git --version`.",
@@ -37,6 +40,8 @@ export const runInVm = defineOperation({
     vcpu_count: fields.vcpuCount.optional(),
     mem_mib: fields.memMib.optional(),
     timeout_seconds: fields.timeoutSeconds.optional(),
+    max_output_bytes: outputFields.maxOutputBytes.optional(),
+    wait_seconds: outputFields.runWaitSeconds.optional(),
     ttl_seconds: fields.ttlSeconds
       .describe("Upper bound on the VM's life in seconds (default 600).")
       .optional(),
@@ -46,7 +51,7 @@ export const runInVm = defineOperation({
   },
   output: runResult,
   run: (manager, input, hooks) => manager.runInVm({ ...managerOptions(input), ...hooks }),
-  exitCode: (result) => result.exit_code,
+  exitCode: (result) => result.exit_code ?? 1,
   print: (r) => ({
     stderr: `${hostCompatWarning(r.execution_mode)}${lines(
       `[run] environment=${r.environment} execution_mode=${r.execution_mode} accelerator=${r.accelerator} exit_code=${r.exit_code}${r.timed_out ? " timed_out=true" : ""} duration_ms=${r.duration_ms} boot_ms=${r.boot_ms}`,
@@ -95,7 +100,7 @@ export const startVm = defineOperation({
 export const execVm = defineOperation({
   sdk: "execVm",
   sdkArgs: ["vm_id"],
-  hooks: ["onStdout", "onStderr"],
+  hooks: ["onStdout", "onStderr", "signal"],
   mcp: { tool: "vm_exec", title: "Run one command in a VM, then delete it" },
   cli: null,
   description: `Run one shell command in the VM (starting it if needed) and return its output; the VM is deleted afterwards, whatever happened, as in the original. ${vmHint}`,
@@ -104,6 +109,7 @@ export const execVm = defineOperation({
     ...byVm,
     command: commandString("One shell command string, run with /bin/sh -c."),
     timeout_seconds: fields.timeoutSeconds.optional(),
+    max_output_bytes: outputFields.maxOutputBytes.optional(),
   },
   output: vmExecResult,
   run: (manager, input, hooks) =>
@@ -173,5 +179,24 @@ export const reapExpired = defineOperation({
   input: {},
   output: reapResult,
   run: (manager) => manager.reapExpired(),
+  print: noPrint,
+});
+
+export const waitRun = defineOperation({
+  sdk: "waitRun",
+  sdkArgs: ["run_id"],
+  mcp: { tool: "vm_run_wait", title: "Wait for a vm_run that is still running" },
+  cli: null,
+  description:
+    'Wait for a vm_run that returned state "running" (it outlived its wait_seconds) and return its result once it ends, or after wait_seconds its state and output so far; call again while state is "running". Runs are tracked by the server that started them and forgotten 10 minutes after they end.',
+  hints: HINTS.read,
+  input: {
+    run_id: z.string().describe('The run_id from a vm_run result with state "running".'),
+    wait_seconds: outputFields.logsWaitSeconds
+      .describe("Wait up to this many seconds for the run to end (default 0: answer at once).")
+      .optional(),
+  },
+  output: runResult,
+  run: (manager, input) => manager.waitRun(input.run_id, managerOptions(input, ["run_id"])),
   print: noPrint,
 });

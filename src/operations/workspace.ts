@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { outputFields } from "./output-fields.js";
 import { DEFAULT_ENVIRONMENT } from "../environments/catalog.js";
 import { defineOperation, managerOptions, type HumanOutput, HINTS } from "./define.js";
 import { commandString, fields, guestSpec } from "./fields.js";
@@ -109,21 +110,25 @@ export const listWorkspaces = defineOperation({
 export const execWorkspace = defineOperation({
   sdk: "execWorkspace",
   sdkArgs: ["workspace_id"],
-  hooks: ["onStdout", "onStderr"],
+  hooks: ["onStdout", "onStderr", "signal", "onCommandProgress"],
   mcp: { tool: "workspace_exec", title: "Run a command in a workspace" },
   cli: {
     path: ["workspace", "exec"],
     args: ["workspace_id"],
     tail: "command",
     examples: ["pyro workspace exec WORKSPACE_ID -- sh -c 'make test'"],
+    // The command lives as long as the calling process: a CLI that returned early would end it.
+    omit: ["wait_seconds"],
   },
   description:
-    "Run one shell command inside /workspace of a running workspace and return stdout, stderr and exit code; recorded in the command journal. For interactive or long-lived state use a shell; for background processes use a service.",
+    'Run one shell command inside /workspace of a running workspace and return stdout, stderr and exit code; recorded in the command journal with its full output. The result keeps the head and tail of each stream (max_output_bytes); page the rest with workspace_logs and the sequence. A command still running after wait_seconds returns state "running": poll workspace_logs with its sequence and wait_seconds. For interactive or long-lived state use a shell; for background processes use a service.',
   hints: HINTS.add,
   input: {
     ...byId,
     command: commandString("One shell command string, run with /bin/sh -c in /workspace."),
     timeout_seconds: fields.timeoutSeconds.optional(),
+    max_output_bytes: outputFields.maxOutputBytes.optional(),
+    wait_seconds: outputFields.waitSeconds.optional(),
   },
   output: execResult,
   run: (manager, input, hooks) =>
@@ -131,10 +136,10 @@ export const execWorkspace = defineOperation({
       ...managerOptions(input, ["workspace_id"]),
       ...hooks,
     }),
-  exitCode: (result) => result.exit_code,
+  exitCode: (result) => result.exit_code ?? 1,
   print: (result) => ({
     stderr: `${hostCompatWarning(result.execution_mode)}${lines(
-      `[workspace-exec] workspace_id=${result.workspace_id} sequence=${result.sequence} cwd=${result.cwd} execution_mode=${result.execution_mode} exit_code=${result.exit_code}${result.timed_out ? " timed_out=true" : ""} duration_ms=${result.duration_ms}`,
+      `[workspace-exec] workspace_id=${result.workspace_id} sequence=${result.sequence} cwd=${result.cwd} execution_mode=${result.execution_mode} state=${result.state} exit_code=${result.exit_code}${result.timed_out ? " timed_out=true" : ""} duration_ms=${result.duration_ms}`,
     )}`,
   }),
 });
@@ -146,21 +151,44 @@ export const logsWorkspace = defineOperation({
   cli: {
     path: ["workspace", "logs"],
     args: ["workspace_id"],
-    examples: ["pyro workspace logs WORKSPACE_ID"],
+    examples: [
+      "pyro workspace logs WORKSPACE_ID",
+      "pyro workspace logs WORKSPACE_ID --sequence 3 --offset 65536 --limit 65536",
+    ],
   },
   description:
-    "Return the persisted command history (journal) of one workspace, in sequence order: every exec since create or the last reset.",
+    "Return the persisted command history (journal) of one workspace, in sequence order: every exec since create or the last reset (the last 50, with short output previews). With sequence: that command's entry (state running, finished or lost) and a page of its full output from offset (next_offset continues); wait_seconds waits for a running command to end.",
   hints: HINTS.read,
-  input: byId,
+  input: {
+    ...byId,
+    sequence: outputFields.sequence.optional(),
+    stream: outputFields.stream.optional(),
+    offset: outputFields.offset.optional(),
+    limit: outputFields.limit.optional(),
+    wait_seconds: outputFields.logsWaitSeconds.optional(),
+  },
   output: workspaceLogs,
-  run: (manager, input) => manager.logsWorkspace(input.workspace_id),
+  run: (manager, input) =>
+    manager.logsWorkspace(input.workspace_id, managerOptions(input, ["workspace_id"])),
   print: (logs) => {
     let stdout = logs.count === 0 ? "No commands yet.\n" : "";
     let stderr = "";
     // Stored output is shown escaped (newlines and tabs kept); --json gives the exact bytes.
+    if (logs.page) {
+      // One command's page, escaped like all stored output (--json has the exact text).
+      const p = logs.page;
+      const e = logs.entries[0];
+      return {
+        stdout: block(p.data),
+        stderr: lines(
+          `[workspace-logs] sequence=${e?.sequence ?? ""} state=${e?.state ?? ""} exit_code=${e?.exit_code ?? ""} stream=${p.stream} offset=${p.offset} next_offset=${p.next_offset} stored_bytes=${p.stored_bytes} total_bytes=${p.total_bytes} eof=${p.eof}`,
+        ),
+      };
+    }
+    if (logs.omitted_count > 0) stderr += lines(`(${logs.omitted_count} older commands not shown)`);
     for (const e of logs.entries) {
       stdout += lines(
-        `#${e.sequence} ${e.started_at} exit_code=${e.exit_code} duration_ms=${e.duration_ms}`,
+        `#${e.sequence} ${e.started_at} state=${e.state} exit_code=${e.exit_code} duration_ms=${e.duration_ms}`,
         `$ ${e.command}`,
       );
       stdout += block(e.stdout);

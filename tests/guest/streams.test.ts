@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Pyro } from "../../src/index.js";
-import { MAX_CAPTURED_BYTES } from "../../src/core/capture.js";
+import { DEFAULT_OUTPUT_BYTES } from "../../src/core/output-bounds.js";
 import { pyro, qemuProcesses } from "../support/cli.js";
 import { CLI } from "../support/paths.js";
 import { createWorkspace, stateDir, type Record_ } from "../support/workspace.js";
@@ -69,15 +69,19 @@ describe("streams", () => {
     expect(supervisorPeak - supervisorBefore).toBeLessThan(64 * MiB);
   });
 
-  it("sdk: a single 24 MB line is captured up to the bound and reported truncated", async () => {
+  it("sdk: a single 24 MB line is kept as head and tail up to the bound and reported truncated", async () => {
     const result = await new Pyro().execWorkspace(ws.workspace_id, {
       command: "head -c 18000000 /dev/urandom | base64 -w0; echo; echo done >&2",
       timeoutSeconds: 120,
     });
     expect(result.exit_code).toBe(0);
     expect(result.stdout_truncated).toBe(true);
-    expect(result.stdout.length).toBe(MAX_CAPTURED_BYTES);
-    expect(result).toMatchObject({ stderr: "done\n", stderr_truncated: false });
+    expect(result.stdout_bytes).toBe(24_000_001);
+    // Head and tail of the default bound, plus the one marker line between them.
+    expect(Buffer.byteLength(result.stdout)).toBeGreaterThanOrEqual(DEFAULT_OUTPUT_BYTES - 4);
+    expect(Buffer.byteLength(result.stdout)).toBeLessThan(DEFAULT_OUTPUT_BYTES + 100);
+    expect(result.stdout).toMatch(/\n\[\.\.\. 2398\d{4} bytes omitted \.\.\.\]\n/);
+    expect(result).toMatchObject({ stderr: "done\n", stderr_truncated: false, stderr_bytes: 5 });
   });
 
   it("exec: a frozen guest gives GUEST_UNRESPONSIVE with a reset hint, not a hang", async () => {

@@ -43,6 +43,7 @@ function expectedFlags(op: (typeof OPERATION_LIST)[number]): string[] {
         // Fields the CLI fills from flags of their own (readiness, published_ports).
         !(cli.extra?.options ?? []).some((o) => o.field === f),
     )
+    .filter((f) => !(cli.omit as readonly string[] | undefined)?.includes(f))
     .map((f) => (cli.flags as Record<string, string> | undefined)?.[f] ?? kebab(f));
   const extra = (cli.extra?.options ?? []).map((o) => o.flag.split(" ")[0] as string);
   return [...flags, ...extra, "--json"].sort();

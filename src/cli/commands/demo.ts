@@ -52,7 +52,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
         say(`[demo] phase=delete vm_id=${created.vm_id} deleted=${gone}`);
         if (flags.json)
           printJson({ vm_id: created.vm_id, created, started, exec: result, deleted: gone });
-        return result.exit_code;
+        return result.exit_code ?? 1;
       }),
     );
 }

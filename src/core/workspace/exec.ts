@@ -1,48 +1,65 @@
-import fs from "node:fs/promises";
 import { DEFAULTS } from "../../contract.js";
 import { PyroError } from "../errors.js";
 import type { PyroPaths } from "../paths.js";
-import { captureOutput, STREAMED_CAPTURE_BYTES, type BoundedCapture } from "../capture.js";
-import type { ExecOutcome } from "../run.js";
+import { checkExecBounds } from "../output-bounds.js";
 import { checkCommand, checkRange } from "../validate.js";
-import { WORKSPACE_GUEST_PATH, workspaceFiles } from "./layout.js";
+import {
+  beginCommand,
+  DEFAULT_PAGE_BYTES,
+  listedEntry,
+  LOGS_LIST_ENTRIES,
+  MAX_PAGE_BYTES,
+  readJournal,
+  readOutputPage,
+  type JournalEntry,
+  type JournalRecording,
+  type OutputPage,
+  type OutputStream,
+} from "./journal.js";
+import { WORKSPACE_GUEST_PATH } from "./layout.js";
 import { connectWorkspace, explainLostConnection } from "./lifecycle.js";
-import { readRecord, updateRecord, type ExecutionMode } from "./record.js";
+import { readRecord } from "./record.js";
 
-/** Output kept per stream in each journal entry (the exec result itself keeps up to 16 MiB). */
-export const JOURNAL_OUTPUT_BYTES = STREAMED_CAPTURE_BYTES;
+export type { JournalEntry } from "./journal.js";
+
+/** How often a long command reports progress to a caller that asked for it. */
+export const PROGRESS_INTERVAL_MS = 5000;
+
+export interface CommandProgress {
+  sequence: number;
+  elapsedMs: number;
+  stdoutBytes: number;
+  stderrBytes: number;
+}
 
 export interface ExecWorkspaceOptions {
   command: string;
   timeoutSeconds?: number;
+  /** Head plus tail of each stream kept in the result (default 16 KiB, at most 512 KiB). */
+  maxOutputBytes?: number;
   /**
-   * Streamed output; a returned promise holds the guest back until it resolves. A streamed
-   * result keeps only the first 64 KiB of each stream (the caller already has every byte).
+   * Return after this many seconds with `state: "running"` if the command has not finished; it
+   * goes on, owned by this process, and `logsWorkspace` with its sequence gives the end.
    */
+  waitSeconds?: number;
+  /** Streamed output; a returned promise holds the guest back until it resolves. */
   onStdout?: (chunk: Buffer) => unknown;
   onStderr?: (chunk: Buffer) => unknown;
-}
-
-export interface JournalEntry {
-  sequence: number;
-  command: string;
-  cwd: string;
-  exit_code: number;
-  timed_out: boolean;
-  duration_ms: number;
-  started_at: string;
-  stdout: string;
-  stderr: string;
-  stdout_truncated: boolean;
-  stderr_truncated: boolean;
-  execution_mode: ExecutionMode;
+  /** Called every few seconds while the call waits. */
+  onCommandProgress?: (progress: CommandProgress) => void;
+  /** Aborting ends the command in the guest (its whole process group) and the call fails CANCELLED. */
+  signal?: AbortSignal;
 }
 
 export interface ExecWorkspacePayload extends JournalEntry {
   workspace_id: string;
 }
 
-/** Run one command in /workspace through the supervisor, then record it in the journal. */
+/**
+ * Run one command in /workspace through the supervisor, recording it in the journal as it runs
+ * (full output to disk, head and tail in the result). With `waitSeconds` the call may return
+ * while the command still runs; the command is then finished and journaled in the background.
+ */
 export async function execWorkspace(
   paths: PyroPaths,
   workspaceId: string,
@@ -53,110 +70,204 @@ export async function execWorkspace(
     "timeoutSeconds",
     options.timeoutSeconds ?? DEFAULTS.timeoutSeconds,
   );
+  const { resultBytes, waitMs } = checkExecBounds(options);
+  if (options.signal?.aborted) throw cancelled();
   const startedResetCount = (await readRecord(paths, workspaceId)).reset_count;
   const agent = await connectWorkspace(paths, workspaceId);
-  const { stdout, stderr, handlers } = captureOutput(options);
-  const startedAt = new Date();
-  const started = performance.now();
-  let result;
+  let recording: JournalRecording;
   try {
-    result = await agent.exec(
-      {
-        argv: ["/bin/sh", "-c", command],
-        cwd: WORKSPACE_GUEST_PATH,
-        timeoutMs: timeoutSeconds * 1000,
-      },
-      handlers,
-    ).result;
+    recording = await beginCommand(paths, workspaceId, {
+      command,
+      executionMode: "guest_agent",
+      resultBytes,
+    });
   } catch (error) {
-    // A reset or delete that stopped the VM under this command says so, instead of "crashed".
-    throw await explainLostConnection(paths, workspaceId, error, startedResetCount);
-  } finally {
     agent.close();
+    throw error;
   }
-  return journalExec(paths, workspaceId, {
-    command,
-    outcome: result,
-    startedAt,
-    durationMs: Math.round(performance.now() - started),
-    output: { stdout, stderr },
-    executionMode: "guest_agent",
+  const handle = agent.exec(
+    {
+      argv: ["/bin/sh", "-c", command],
+      cwd: WORKSPACE_GUEST_PATH,
+      timeoutMs: timeoutSeconds * 1000,
+    },
+    recorderHandlers(recording, options),
+  );
+  let aborted = false;
+  const onAbort = () => {
+    aborted = true;
+    // The agent signals the command's process group, so children go too.
+    handle.signal("KILL");
+  };
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  // Aborted while connecting: the listener never fires for a signal already aborted.
+  if (options.signal?.aborted) onAbort();
+  const finished = handle.result.then(
+    async (outcome) => recording.finish("finished", outcome),
+    async (error: unknown) => {
+      await recording.finish("lost");
+      // A reset or delete that stopped the VM under this command says so, instead of "crashed".
+      throw await explainLostConnection(paths, workspaceId, error, startedResetCount);
+    },
+  );
+  const ended = finished.finally(() => {
+    agent.close();
+    options.signal?.removeEventListener("abort", onAbort);
+  });
+  ended.catch(() => undefined); // a command left running reports its end in the journal only
+  const entry = await waitForEnd(ended, waitMs, recording, options.onCommandProgress);
+  if (aborted) throw cancelled();
+  if (entry === undefined) {
+    // Returned while running: a later abort of this call's signal no longer concerns it.
+    options.signal?.removeEventListener("abort", onAbort);
+    return { workspace_id: workspaceId, ...recording.entry("running") };
+  }
+  return { workspace_id: workspaceId, ...entry };
+}
+
+/** Output goes to the recorders (journal files, result head and tail) and to the caller's streams. */
+export function recorderHandlers(
+  recording: JournalRecording,
+  streams: Pick<ExecWorkspaceOptions, "onStdout" | "onStderr">,
+): { onStdout: (chunk: Buffer) => Promise<void>; onStderr: (chunk: Buffer) => Promise<void> } {
+  return {
+    // The caller's promise (a slow terminal or pipe) and the disk write both hold the guest back.
+    onStdout: async (chunk) => {
+      await Promise.all([recording.stdout.push(chunk), streams.onStdout?.(chunk)]);
+    },
+    onStderr: async (chunk) => {
+      await Promise.all([recording.stderr.push(chunk), streams.onStderr?.(chunk)]);
+    },
+  };
+}
+
+/** The command's end, or undefined when `waitMs` passed first; progress every few seconds. */
+async function waitForEnd(
+  ended: Promise<JournalEntry>,
+  waitMs: number | undefined,
+  recording: JournalRecording,
+  onProgress: ExecWorkspaceOptions["onCommandProgress"],
+): Promise<JournalEntry | undefined> {
+  const started = performance.now();
+  const ticker = onProgress
+    ? setInterval(() => {
+        onProgress({
+          sequence: recording.sequence,
+          elapsedMs: Math.round(performance.now() - started),
+          stdoutBytes: recording.stdout.bytes,
+          stderrBytes: recording.stderr.bytes,
+        });
+      }, PROGRESS_INTERVAL_MS)
+    : undefined;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    if (waitMs === undefined) return await ended;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), waitMs);
+    });
+    return await Promise.race([ended, timeout]);
+  } finally {
+    clearInterval(ticker);
+    clearTimeout(timer);
+  }
+}
+
+function cancelled(): PyroError {
+  return new PyroError("CANCELLED", "the command was cancelled; it was ended in the guest", {
+    hint: "Its output so far is in the journal: `pyro workspace logs`.",
   });
 }
 
-/**
- * Count one finished command in the record, append its entry to the journal (output cut to
- * JOURNAL_OUTPUT_BYTES per stream) and return the exec payload: the same for a guest and a
- * host_compat workspace.
- */
-export async function journalExec(
-  paths: PyroPaths,
-  workspaceId: string,
-  run: {
-    command: string;
-    outcome: ExecOutcome;
-    startedAt: Date;
-    durationMs: number;
-    output: { stdout: BoundedCapture; stderr: BoundedCapture };
-    executionMode: ExecutionMode;
-  },
-): Promise<ExecWorkspacePayload> {
-  const { stdout, stderr } = run.output;
-  const out = stdout.text();
-  const err = stderr.text();
-  const record = await updateRecord(paths, workspaceId, (r) => {
-    r.command_count += 1;
-  });
-  const entry: JournalEntry = {
-    sequence: record.command_count,
-    command: run.command,
-    cwd: WORKSPACE_GUEST_PATH,
-    exit_code: run.outcome.exitCode,
-    timed_out: run.outcome.timedOut,
-    duration_ms: run.durationMs,
-    started_at: run.startedAt.toISOString(),
-    execution_mode: run.executionMode,
-    stdout: out.slice(0, JOURNAL_OUTPUT_BYTES),
-    stderr: err.slice(0, JOURNAL_OUTPUT_BYTES),
-    stdout_truncated: stdout.truncated || out.length > JOURNAL_OUTPUT_BYTES,
-    stderr_truncated: stderr.truncated || err.length > JOURNAL_OUTPUT_BYTES,
-  };
-  // One write per line with O_APPEND: concurrent writers never interleave inside a line.
-  await fs.appendFile(workspaceFiles(paths, workspaceId).journal, `${JSON.stringify(entry)}\n`);
-  return {
-    workspace_id: workspaceId,
-    ...entry,
-    stdout: out,
-    stderr: err,
-    stdout_truncated: stdout.truncated,
-    stderr_truncated: stderr.truncated,
-  };
+export interface LogsOptions {
+  /** One command: its entry and a page of its output. */
+  sequence?: number;
+  stream?: OutputStream;
+  offset?: number;
+  limit?: number;
+  /** With a sequence: wait up to this long for a running command to end. */
+  waitSeconds?: number;
 }
 
 export interface LogsPayload {
   workspace_id: string;
   count: number;
+  omitted_count: number;
   entries: JournalEntry[];
+  page?: OutputPage;
 }
 
-/** The journal in sequence order; a torn last line (a writer killed mid-append) is skipped. */
-export async function logsWorkspace(paths: PyroPaths, workspaceId: string): Promise<LogsPayload> {
-  await readRecord(paths, workspaceId);
-  const text = await fs
-    .readFile(workspaceFiles(paths, workspaceId).journal, "utf8")
-    .catch((error: NodeJS.ErrnoException) => {
-      if (error.code === "ENOENT") return "";
-      throw new PyroError("WORKSPACE_CORRUPT", `cannot read the journal: ${error.message}`);
-    });
-  const entries: JournalEntry[] = [];
-  for (const line of text.split("\n")) {
-    if (!line.trim()) continue;
-    try {
-      entries.push(JSON.parse(line) as JournalEntry);
-    } catch {
-      /* a partial line from an interrupted append */
-    }
+/**
+ * The journal: the last LOGS_LIST_ENTRIES entries with short previews, or with `sequence` one
+ * command's entry and a page of its full output (waiting for it to end if asked).
+ */
+export async function logsWorkspace(
+  paths: PyroPaths,
+  workspaceId: string,
+  options: LogsOptions = {},
+): Promise<LogsPayload> {
+  const limit = options.limit ?? DEFAULT_PAGE_BYTES;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_BYTES) {
+    throw new PyroError(
+      "INVALID_ARGUMENT",
+      `--limit / limit must be a whole number from 1 to ${MAX_PAGE_BYTES}, got ${String(limit)}`,
+      {
+        hint: "Read large output in several pages: pass each page's next_offset as --offset / offset.",
+      },
+    );
   }
-  entries.sort((a, b) => a.sequence - b.sequence);
-  return { workspace_id: workspaceId, count: entries.length, entries };
+  const { waitMs } = checkExecBounds({ waitSeconds: options.waitSeconds });
+  if (options.sequence === undefined) {
+    if (
+      options.offset !== undefined ||
+      options.stream !== undefined ||
+      options.waitSeconds !== undefined
+    ) {
+      throw new PyroError("INVALID_ARGUMENT", "offset, stream and wait_seconds need a sequence", {
+        hint: "Pass --sequence / sequence: the command's number from its exec result or the log list.",
+      });
+    }
+    const entries = await readJournal(paths, workspaceId);
+    const shown = entries.slice(-LOGS_LIST_ENTRIES).map(listedEntry);
+    return {
+      workspace_id: workspaceId,
+      count: entries.length,
+      omitted_count: entries.length - shown.length,
+      entries: shown,
+    };
+  }
+  const deadline = Date.now() + (waitMs ?? 0);
+  let entry = await findEntry(paths, workspaceId, options.sequence);
+  while (entry.state === "running" && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(250, deadline - Date.now())));
+    entry = await findEntry(paths, workspaceId, options.sequence);
+  }
+  const page = await readOutputPage(paths, workspaceId, entry, {
+    stream: options.stream ?? "stdout",
+    offset: options.offset ?? 0,
+    limit,
+  });
+  return { workspace_id: workspaceId, count: 1, omitted_count: 0, entries: [entry], page };
+}
+
+async function findEntry(
+  paths: PyroPaths,
+  workspaceId: string,
+  sequence: number,
+): Promise<JournalEntry> {
+  const entries = await readJournal(paths, workspaceId);
+  const entry = entries.find((e) => e.sequence === sequence);
+  if (!entry) {
+    const last = entries[entries.length - 1]?.sequence;
+    throw new PyroError(
+      "COMMAND_NOT_FOUND",
+      `workspace ${workspaceId} has no command with sequence ${sequence}`,
+      {
+        hint:
+          last === undefined
+            ? "Its journal is empty (a reset clears it); run a command first."
+            : `Sequences run from 1 to ${last}; list them with \`pyro workspace logs ${workspaceId}\`.`,
+      },
+    );
+  }
+  return entry;
 }

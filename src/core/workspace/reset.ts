@@ -1,4 +1,5 @@
 import fs from "node:fs/promises";
+import { journalOutputDir } from "./journal.js";
 import { applyInternalSnapshot } from "../../runtime/qemu/img.js";
 import type { PyroPaths } from "../paths.js";
 import { workspaceFiles } from "./layout.js";
@@ -49,6 +50,7 @@ export async function resetWorkspace(
       // A fresh root: /tmp, installed packages and every process from before are gone.
       await fs.rm(files.vmDir, { recursive: true, force: true });
       await fs.rm(files.journal, { force: true });
+      await fs.rm(journalOutputDir(paths, id), { recursive: true, force: true });
       await fs.rm(files.supervisorSocket, { force: true });
       const record = await readRecord(paths, id);
       await writeRecord(paths, {
