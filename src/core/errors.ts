@@ -53,6 +53,14 @@ export type ErrorCode =
   | "DISK_PATH_NOT_FOUND"
   | "VM_SAVE_FAILED"
   | "WORKSPACE_STOPPED"
+  | "FILE_NOT_FOUND"
+  | "NOT_A_FILE"
+  | "FILE_NOT_TEXT"
+  | "FILE_TOO_LARGE"
+  | "FILE_CHANGED"
+  | "READ_PAST_END"
+  | "PATCH_INVALID"
+  | "PATCH_CONFLICT"
   | "INTERNAL";
 
 export interface PyroErrorPayload {

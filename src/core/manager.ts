@@ -23,6 +23,15 @@ import {
 } from "./workspace/exec.js";
 import { exportWorkspace, type ExportPayload } from "./workspace/export.js";
 import {
+  listWorkspaceFiles,
+  readWorkspaceFile,
+  writeWorkspaceFile,
+  type FileListPayload,
+  type FileReadPayload,
+  type FileWritePayload,
+} from "./workspace/files.js";
+import { applyWorkspacePatch, type PatchPayload } from "./workspace/patch.js";
+import {
   exportWorkspaceDisk,
   listWorkspaceDisk,
   readWorkspaceDisk,
@@ -288,6 +297,41 @@ export class WorkspaceManager {
     options: { outputPath: string; path?: string; overwrite?: boolean; snapshot?: string },
   ): Promise<DiskExportPayload> {
     return exportWorkspaceDisk(this.paths, workspaceId, options.path ?? "/workspace", options);
+  }
+
+  listWorkspaceFiles(
+    workspaceId: string,
+    options: { path?: string; recursive?: boolean; maxEntries?: number } = {},
+  ): Promise<FileListPayload> {
+    return this.guestOnly(workspaceId, "listWorkspaceFiles", () =>
+      listWorkspaceFiles(this.paths, workspaceId, options),
+    );
+  }
+
+  readWorkspaceFile(
+    workspaceId: string,
+    path: string,
+    options: { maxBytes?: number; offset?: number; startLine?: number; endLine?: number } = {},
+  ): Promise<FileReadPayload> {
+    return this.guestOnly(workspaceId, "readWorkspaceFile", () =>
+      readWorkspaceFile(this.paths, workspaceId, path, options),
+    );
+  }
+
+  writeWorkspaceFile(
+    workspaceId: string,
+    path: string,
+    options: { text: string },
+  ): Promise<FileWritePayload> {
+    return this.guestOnly(workspaceId, "writeWorkspaceFile", () =>
+      writeWorkspaceFile(this.paths, workspaceId, path, options),
+    );
+  }
+
+  applyWorkspacePatch(workspaceId: string, options: { patch: string }): Promise<PatchPayload> {
+    return this.guestOnly(workspaceId, "applyWorkspacePatch", () =>
+      applyWorkspacePatch(this.paths, workspaceId, options),
+    );
   }
 
   diffWorkspace(workspaceId: string): Promise<DiffPayload> {
