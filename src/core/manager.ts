@@ -334,9 +334,12 @@ export class WorkspaceManager {
     );
   }
 
-  diffWorkspace(workspaceId: string): Promise<DiffPayload> {
+  diffWorkspace(
+    workspaceId: string,
+    options: { include?: string[]; exclude?: string[] } = {},
+  ): Promise<DiffPayload> {
     return this.guestOnly(workspaceId, "diffWorkspace", () =>
-      diffWorkspace(this.paths, workspaceId),
+      diffWorkspace(this.paths, workspaceId, options),
     );
   }
 

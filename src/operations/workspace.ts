@@ -18,6 +18,23 @@ import {
 
 const byId = { workspace_id: fields.workspaceId };
 
+const glob = z.string().min(1).max(256);
+/** Path filters of diff (src/core/workspace/path-filter.ts has the rules). */
+const diffFilters = {
+  include: z
+    .array(glob)
+    .max(64)
+    .describe(
+      "Only paths matching one of these globs, relative to /workspace: 'src/**', '*.py' (a glob without '/' matches any path component).",
+    )
+    .optional(),
+  exclude: z
+    .array(glob)
+    .max(64)
+    .describe("Leave out paths matching any of these globs, e.g. '__pycache__', 'build/**'.")
+    .optional(),
+};
+
 /** The human summary block of create, status and reset. */
 export function printWorkspaceSummary(r: z.output<typeof workspaceRecord>): HumanOutput {
   const out = [
@@ -262,14 +279,18 @@ export const diffWorkspace = defineOperation({
   cli: {
     path: ["workspace", "diff"],
     args: ["workspace_id"],
-    examples: ["pyro workspace diff WORKSPACE_ID"],
+    examples: [
+      "pyro workspace diff WORKSPACE_ID",
+      "pyro workspace diff WORKSPACE_ID --exclude __pycache__ --exclude 'build/**'",
+    ],
   },
   description:
-    "Compare /workspace with the immutable create-time baseline: added, modified, deleted and type-changed paths, with unified patches for text files. Use it to review what commands changed.",
+    "Compare /workspace with the immutable create-time baseline: added, modified, deleted and type-changed paths, with unified patches for text files. Use it to review what commands changed; include/exclude globs leave out noise such as __pycache__ or build output.",
   hints: HINTS.read,
-  input: byId,
+  input: { ...byId, ...diffFilters },
   output: diffResult,
-  run: (manager, input) => manager.diffWorkspace(input.workspace_id),
+  run: (manager, input) =>
+    manager.diffWorkspace(input.workspace_id, managerOptions(input, ["workspace_id"])),
   print: (diff) => {
     let stdout = diff.changed ? "" : "No changes since the baseline.\n";
     // Names and contents are the guest's: escaped here, exact with --json.

@@ -6,6 +6,7 @@ import type { PyroPaths } from "../paths.js";
 import type { ArtifactType } from "./archive-safety.js";
 import { BASELINE_GUEST_PATH, WORKSPACE_GUEST_PATH } from "./layout.js";
 import { connectWorkspace } from "./lifecycle.js";
+import { pathFilter, type PathFilter } from "./path-filter.js";
 
 /**
  * Compare live /workspace with the immutable baseline. The guest has the baseline mounted
@@ -53,7 +54,12 @@ const MAX_LISTING_BYTES = 256 * 1024 * 1024;
 const LIST_SCRIPT =
   'cd "$1" && find . -xdev -mindepth 1 -path ./lost+found -prune -o -printf "%y %m %s %T@\\0%P\\0%l\\0"';
 
-export async function diffWorkspace(paths: PyroPaths, workspaceId: string): Promise<DiffPayload> {
+export async function diffWorkspace(
+  paths: PyroPaths,
+  workspaceId: string,
+  options: Partial<PathFilter> = {},
+): Promise<DiffPayload> {
+  const keep = pathFilter(options);
   const agent = await connectWorkspace(paths, workspaceId);
   try {
     const probe = await capture(agent, ["sh", "-c", `mountpoint -q ${BASELINE_GUEST_PATH}`]);
@@ -70,6 +76,11 @@ export async function diffWorkspace(paths: PyroPaths, workspaceId: string): Prom
       listTree(agent, WORKSPACE_GUEST_PATH),
       listTree(agent, BASELINE_GUEST_PATH),
     ]);
+    // Filtered before any content is compared or fetched, so excluded trees cost nothing more.
+    if (keep) {
+      for (const tree of [live, base])
+        for (const p of [...tree.keys()]) if (!keep(p)) tree.delete(p);
+    }
     const entries: DiffEntry[] = [];
     const contentCandidates: string[] = [];
     for (const [p, meta] of live) {
