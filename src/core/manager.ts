@@ -31,6 +31,7 @@ import {
   type FileWritePayload,
 } from "./workspace/files.js";
 import { applyWorkspacePatch, type PatchPayload } from "./workspace/patch.js";
+import { summarizeWorkspace, type SummaryPayload } from "./workspace/summary.js";
 import {
   exportWorkspaceDisk,
   listWorkspaceDisk,
@@ -332,6 +333,11 @@ export class WorkspaceManager {
     return this.guestOnly(workspaceId, "applyWorkspacePatch", () =>
       applyWorkspacePatch(this.paths, workspaceId, options),
     );
+  }
+
+  /** What the workspace is and what happened in it, bounded (src/core/workspace/summary.ts). */
+  summarizeWorkspace(workspaceId: string): Promise<SummaryPayload> {
+    return summarizeWorkspace(this, workspaceId);
   }
 
   diffWorkspace(

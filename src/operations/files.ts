@@ -88,7 +88,11 @@ const count = (max: number, description: string) =>
 export const listWorkspaceFiles = defineOperation({
   sdk: "listWorkspaceFiles",
   sdkArgs: ["workspace_id"],
-  mcp: { tool: "workspace_file_list", title: "List files in a workspace" },
+  mcp: {
+    tool: "workspace_file_list",
+    title: "List files in a workspace",
+    profiles: ["workspace-core"],
+  },
   cli: {
     path: ["workspace", "file", "list"],
     args: ["workspace_id", "path"],
@@ -133,7 +137,11 @@ export const listWorkspaceFiles = defineOperation({
 export const readWorkspaceFile = defineOperation({
   sdk: "readWorkspaceFile",
   sdkArgs: ["workspace_id", "path"],
-  mcp: { tool: "workspace_file_read", title: "Read a text file in a workspace" },
+  mcp: {
+    tool: "workspace_file_read",
+    title: "Read a text file in a workspace",
+    profiles: ["workspace-core"],
+  },
   cli: {
     path: ["workspace", "file", "read"],
     args: ["workspace_id", "path"],
@@ -182,7 +190,11 @@ export const readWorkspaceFile = defineOperation({
 export const writeWorkspaceFile = defineOperation({
   sdk: "writeWorkspaceFile",
   sdkArgs: ["workspace_id", "path"],
-  mcp: { tool: "workspace_file_write", title: "Write a text file in a workspace" },
+  mcp: {
+    tool: "workspace_file_write",
+    title: "Write a text file in a workspace",
+    profiles: ["workspace-core"],
+  },
   cli: {
     path: ["workspace", "file", "write"],
     args: ["workspace_id", "path"],
@@ -209,7 +221,11 @@ export const writeWorkspaceFile = defineOperation({
 export const applyWorkspacePatch = defineOperation({
   sdk: "applyWorkspacePatch",
   sdkArgs: ["workspace_id"],
-  mcp: { tool: "workspace_patch_apply", title: "Apply a unified diff in a workspace" },
+  mcp: {
+    tool: "workspace_patch_apply",
+    title: "Apply a unified diff in a workspace",
+    profiles: ["workspace-core"],
+  },
   cli: {
     path: ["workspace", "patch", "apply"],
     args: ["workspace_id"],

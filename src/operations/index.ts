@@ -4,6 +4,7 @@ import * as files from "./files.js";
 import * as services from "./services.js";
 import * as shells from "./shells.js";
 import * as snapshots from "./snapshots.js";
+import * as summary from "./summary.js";
 import * as vm from "./vm.js";
 import * as workspace from "./workspace.js";
 import type { Operation } from "./define.js";
@@ -62,6 +63,7 @@ export const OPERATIONS = {
   readWorkspaceFile: files.readWorkspaceFile,
   writeWorkspaceFile: files.writeWorkspaceFile,
   applyWorkspacePatch: files.applyWorkspacePatch,
+  summarizeWorkspace: summary.summarizeWorkspace,
 } as const;
 
 export type Operations = typeof OPERATIONS;

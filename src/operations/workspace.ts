@@ -58,7 +58,12 @@ export function printWorkspaceSummary(r: z.output<typeof workspaceRecord>): Huma
 
 export const createWorkspace = defineOperation({
   sdk: "createWorkspace",
-  mcp: { tool: "workspace_create", title: "Create a workspace" },
+  mcp: {
+    tool: "workspace_create",
+    title: "Create a workspace",
+    profiles: ["workspace-core"],
+    hidden: { "workspace-core": ["network", "allow_host_compat"] },
+  },
   cli: {
     path: ["workspace", "create"],
     args: ["environment"],
@@ -82,7 +87,7 @@ export const createWorkspace = defineOperation({
 export const statusWorkspace = defineOperation({
   sdk: "statusWorkspace",
   sdkArgs: ["workspace_id"],
-  mcp: { tool: "workspace_status", title: "Workspace status" },
+  mcp: { tool: "workspace_status", title: "Workspace status", profiles: ["workspace-core"] },
   cli: {
     path: ["workspace", "status"],
     args: ["workspace_id"],
@@ -99,7 +104,7 @@ export const statusWorkspace = defineOperation({
 
 export const listWorkspaces = defineOperation({
   sdk: "listWorkspaces",
-  mcp: { tool: "workspace_list", title: "List workspaces" },
+  mcp: { tool: "workspace_list", title: "List workspaces", profiles: ["workspace-core"] },
   cli: { path: ["workspace", "list"], examples: ["pyro workspace list"] },
   description:
     "List workspaces with their environment, state, creation and expiry times (expired ones are removed first).",
@@ -125,7 +130,11 @@ export const execWorkspace = defineOperation({
   sdk: "execWorkspace",
   sdkArgs: ["workspace_id"],
   hooks: ["onStdout", "onStderr"],
-  mcp: { tool: "workspace_exec", title: "Run a command in a workspace" },
+  mcp: {
+    tool: "workspace_exec",
+    title: "Run a command in a workspace",
+    profiles: ["workspace-core"],
+  },
   cli: {
     path: ["workspace", "exec"],
     args: ["workspace_id"],
@@ -157,7 +166,7 @@ export const execWorkspace = defineOperation({
 export const logsWorkspace = defineOperation({
   sdk: "logsWorkspace",
   sdkArgs: ["workspace_id"],
-  mcp: { tool: "workspace_logs", title: "Workspace command history" },
+  mcp: { tool: "workspace_logs", title: "Workspace command history", profiles: ["workspace-core"] },
   cli: {
     path: ["workspace", "logs"],
     args: ["workspace_id"],
@@ -188,7 +197,7 @@ export const logsWorkspace = defineOperation({
 export const deleteWorkspace = defineOperation({
   sdk: "deleteWorkspace",
   sdkArgs: ["workspace_id"],
-  mcp: { tool: "workspace_delete", title: "Delete a workspace" },
+  mcp: { tool: "workspace_delete", title: "Delete a workspace", profiles: ["workspace-core"] },
   cli: {
     path: ["workspace", "delete"],
     args: ["workspace_id"],
@@ -208,7 +217,11 @@ export const deleteWorkspace = defineOperation({
 export const pushWorkspaceSync = defineOperation({
   sdk: "pushWorkspaceSync",
   sdkArgs: ["workspace_id", "source_path"],
-  mcp: { tool: "workspace_sync_push", title: "Copy host files into a workspace" },
+  mcp: {
+    tool: "workspace_sync_push",
+    title: "Copy host files into a workspace",
+    profiles: ["workspace-core"],
+  },
   cli: {
     path: ["workspace", "sync", "push"],
     args: ["workspace_id", "source_path"],
@@ -242,7 +255,11 @@ export const pushWorkspaceSync = defineOperation({
 export const exportWorkspace = defineOperation({
   sdk: "exportWorkspace",
   sdkArgs: ["workspace_id", "path"],
-  mcp: { tool: "workspace_export", title: "Export from a workspace to the host" },
+  mcp: {
+    tool: "workspace_export",
+    title: "Export from a workspace to the host",
+    profiles: ["workspace-core"],
+  },
   cli: {
     path: ["workspace", "export"],
     args: ["workspace_id", "path"],
@@ -275,7 +292,11 @@ export const exportWorkspace = defineOperation({
 export const diffWorkspace = defineOperation({
   sdk: "diffWorkspace",
   sdkArgs: ["workspace_id"],
-  mcp: { tool: "workspace_diff", title: "Diff a workspace against its baseline" },
+  mcp: {
+    tool: "workspace_diff",
+    title: "Diff a workspace against its baseline",
+    profiles: ["workspace-core"],
+  },
   cli: {
     path: ["workspace", "diff"],
     args: ["workspace_id"],
@@ -310,7 +331,12 @@ export const diffWorkspace = defineOperation({
 export const resetWorkspace = defineOperation({
   sdk: "resetWorkspace",
   sdkArgs: ["workspace_id"],
-  mcp: { tool: "workspace_reset", title: "Reset a workspace" },
+  mcp: {
+    tool: "workspace_reset",
+    title: "Reset a workspace",
+    profiles: ["workspace-core"],
+    hidden: { "workspace-core": ["snapshot"] },
+  },
   cli: {
     path: ["workspace", "reset"],
     args: ["workspace_id"],
