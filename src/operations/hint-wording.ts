@@ -94,20 +94,40 @@ function hostCommand(words: string[]): string {
   return `\`${words.filter((w) => !w.startsWith("--")).join(" ")}\` with pyro's CLI on the host`;
 }
 
-export function rewriteCommands(ops: readonly Operation[], text: string, surface: Surface): string {
-  return text.replace(/`pyro ([^`]*)`/g, (whole, command: string) => {
+/**
+ * Commands replaced by their calls. The calls are held out of the text (as placeholders) until
+ * `restore`, so the flag rewriting that follows cannot touch a command's own words (`git --version`).
+ */
+export function rewriteCommands(
+  ops: readonly Operation[],
+  text: string,
+  surface: Surface,
+): { text: string; restore(text: string): string } {
+  const calls: string[] = [];
+  const held = text.replace(/`pyro ([^`]*)`/g, (_whole, command: string) => {
     const { words, tail } = tokenize(command);
     const op = longestMatch(ops, words);
-    if (!op || (surface === "mcp" && !op.mcp)) return hostCommand(words);
-    return renderCall(op, words, tail, surface);
+    calls.push(
+      !op || (surface === "mcp" && !op.mcp)
+        ? hostCommand(words)
+        : renderCall(op, words, tail, surface),
+    );
+    return `\ue000${calls.length - 1}\ue000`;
   });
+  return {
+    text: held,
+    restore: (done) =>
+      done.replace(/\ue000(\d+)\ue000/g, (_m, i: string) => calls[Number(i)] ?? ""),
+  };
 }
 
 /** Flags no longer inside a command: the field each stands for, spelled for the surface. */
 export function rewriteFlags(ops: readonly Operation[], text: string, surface: Surface): string {
   const fields = flagFields(ops);
-  return text.replace(/(^|[\s`(])--([a-z][a-z-]*)/g, (whole, before: string, name: string) => {
-    const field = fields.get(`--${name}`) ?? name.replace(/-/g, "_");
-    return `${before}${surface === "sdk" ? camel(field) : field}`;
-  });
+  return text
+    .replace(/the command after `--`/g, "the command")
+    .replace(/(^|[\s`(])--([a-z][a-z-]*)/g, (whole, before: string, name: string) => {
+      const field = fields.get(`--${name}`) ?? name.replace(/-/g, "_");
+      return `${before}${surface === "sdk" ? camel(field) : field}`;
+    });
 }

@@ -171,13 +171,14 @@ export function surfaceWording(op: Operation, text: string, surface: Surface): s
   };
   if (surface === "cli") return text.replace(/(--[a-z][a-z-]*) \/ ([a-z_.]+)/g, "$1");
   const ops = OPERATION_LIST;
-  const own = rewriteCommands(ops, text, surface)
+  const commands = rewriteCommands(ops, text, surface);
+  const own = commands.text
     .replace(/(--[a-z][a-z-]*) \/ ([a-z_.]+)/g, (_, _flag: string, path: string) => label(path))
     .replace(/--[a-z][a-z-]*/g, (flag) => {
       const field = fieldOfFlag.get(flag);
       return field === undefined ? flag : fieldLabel(op, field, surface);
     });
-  return rewriteFlags(ops, own, surface);
+  return commands.restore(rewriteFlags(ops, own, surface));
 }
 
 function inSurfaceTerms(op: Operation, error: PyroError, surface: Surface): PyroError {

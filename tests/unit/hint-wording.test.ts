@@ -87,7 +87,8 @@ describe("hints in the terms of the surface that received the call", () => {
     const bad: string[] = [];
     for (const op of OPERATION_LIST.filter((o) => o.mcp)) {
       for (const hint of hints) {
-        const worded = surfaceWording(op, hint.text, "mcp");
+        // The command inside a rendered call is the user's own text (`git --version`).
+        const worded = surfaceWording(op, hint.text, "mcp").replace(/"command":"[^"]*"/g, "");
         // A pyro command (prose such as "the pyro state directory" is fine) or a CLI flag.
         if (
           /\bpyro (workspace|env|run|doctor|mcp|demo)\b/.test(worded) ||
