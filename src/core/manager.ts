@@ -342,7 +342,7 @@ export class WorkspaceManager {
 
   diffWorkspace(
     workspaceId: string,
-    options: { include?: string[]; exclude?: string[] } = {},
+    options: { include?: string[]; exclude?: string[]; snapshot?: string } = {},
   ): Promise<DiffPayload> {
     return this.guestOnly(workspaceId, "diffWorkspace", () =>
       diffWorkspace(this.paths, workspaceId, options),

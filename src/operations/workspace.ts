@@ -33,6 +33,9 @@ const diffFilters = {
     .max(64)
     .describe("Leave out paths matching any of these globs, e.g. '__pycache__', 'build/**'.")
     .optional(),
+  snapshot: fields.snapshotName
+    .describe("Compare with this named snapshot instead of the baseline (default baseline).")
+    .optional(),
 };
 
 /** The human summary block of create, status and reset. */
@@ -296,6 +299,7 @@ export const diffWorkspace = defineOperation({
     tool: "workspace_diff",
     title: "Diff a workspace against its baseline",
     profiles: ["workspace-core"],
+    hidden: { "workspace-core": ["snapshot"] },
   },
   cli: {
     path: ["workspace", "diff"],
@@ -303,10 +307,11 @@ export const diffWorkspace = defineOperation({
     examples: [
       "pyro workspace diff WORKSPACE_ID",
       "pyro workspace diff WORKSPACE_ID --exclude __pycache__ --exclude 'build/**'",
+      "pyro workspace diff WORKSPACE_ID --snapshot checkpoint",
     ],
   },
   description:
-    "Compare /workspace with the immutable create-time baseline: added, modified, deleted and type-changed paths, with unified patches for text files. Use it to review what commands changed; include/exclude globs leave out noise such as __pycache__ or build output.",
+    "Compare /workspace with the immutable create-time baseline: added, modified, deleted and type-changed paths, with unified patches for text files. Use it to review what commands changed; include/exclude globs leave out noise such as __pycache__ or build output, and snapshot compares with a named snapshot instead.",
   hints: HINTS.read,
   input: { ...byId, ...diffFilters },
   output: diffResult,

@@ -150,7 +150,7 @@ describe("file tools", () => {
     expect(tree.stdout).toBe("one\nTWO\nthree\nfour\n# guide\nguide.md\n");
   });
 
-  it("diff: include/exclude globs; summary: a bounded overview", async () => {
+  it("diff: include/exclude globs, against a snapshot; summary: a bounded overview", async () => {
     await exec("mkdir -p src/__pycache__ && echo x > src/__pycache__/app.pyc");
     const all = await pyro.diffWorkspace(id);
     expect(all.entries.map((e) => e.path)).toContain("src/__pycache__/app.pyc");
@@ -159,11 +159,22 @@ describe("file tools", () => {
     expect(filtered.patch).toContain("+TWO");
     expect(filtered.patch).not.toContain("guide");
 
+    // Against a named snapshot instead of the baseline: only what changed since it.
+    await pyro.createSnapshot(id, "before");
+    await exec("printf 'one\\nTWO\\nthree\\nfive\\n' > src/app.txt && echo y > src/new.txt");
+    const sinceSnapshot = await pyro.diffWorkspace(id, { snapshot: "before", exclude: ["__pycache__"] });
+    expect(sinceSnapshot.entries.map((e) => [e.path, e.status])).toEqual([
+      ["src/app.txt", "modified"],
+      ["src/new.txt", "added"],
+    ]);
+    expect(sinceSnapshot.patch).toContain("-four\n+five");
+    expect(await code(pyro.diffWorkspace(id, { snapshot: "nope" }))).toBe("SNAPSHOT_NOT_FOUND");
+
     const summary = await pyro.summarizeWorkspace(id);
     expect(summary).toMatchObject({ workspace_id: id, state: "started", notes: [] });
-    expect(summary.changes?.total).toBe(all.summary.total);
-    expect(summary.snapshots.map((s) => s.snapshot_name)).toEqual(["baseline"]);
-    expect(summary.recent_commands.at(-1)?.command).toContain("__pycache__");
+    expect(summary.changes?.total).toBe(all.summary.total + 1);
+    expect(summary.snapshots.map((s) => s.snapshot_name)).toEqual(["baseline", "before"]);
+    expect(summary.recent_commands.at(-1)?.command).toContain("src/new.txt");
     expect(summary.command_count).toBe(summary.recent_commands.at(-1)?.sequence);
   });
 });
