@@ -67,7 +67,14 @@ OPERATIONS: dict[str, Op] = {
     "delete_workspace": Op("workspace_delete", W),
     "push_workspace_sync": Op("workspace_sync_push", (*W, "source_path"), ("dest",)),
     "export_workspace": Op("workspace_export", (*W, "path"), ("output_path", "overwrite")),
-    "diff_workspace": Op("workspace_diff", W),
+    "diff_workspace": Op("workspace_diff", W, ("include", "exclude", "snapshot")),
+    "list_workspace_files": Op("workspace_file_list", W, ("path", "recursive", "max_entries")),
+    "read_workspace_file": Op(
+        "workspace_file_read", (*W, "path"), ("max_bytes", "offset", "start_line", "end_line")
+    ),
+    "write_workspace_file": Op("workspace_file_write", (*W, "path"), ("text",)),
+    "apply_workspace_patch": Op("workspace_patch_apply", W, ("patch",)),
+    "summarize_workspace": Op("workspace_summary", W),
     "list_workspace_disk": Op("workspace_disk_list", W, ("path", "recursive", "snapshot")),
     "read_workspace_disk": Op("workspace_disk_read", (*W, "path"), ("max_bytes", "snapshot")),
     "export_workspace_disk": Op(

@@ -659,6 +659,131 @@ class NetworkInfoWorkspaceResult(TypedDict):
     summary: str
 
 
+class ListWorkspaceFilesResultEntries(TypedDict):
+    path: str
+    artifact_type: Literal["file", "directory", "symlink", "other"]
+    size_bytes: int
+    mode: str
+    link_target: str | None
+
+
+class ListWorkspaceFilesResult(TypedDict):
+    workspace_id: str
+    path: str
+    recursive: bool
+    count: int
+    truncated: bool
+    entries: list[ListWorkspaceFilesResultEntries]
+
+
+class ReadWorkspaceFileResult(TypedDict):
+    workspace_id: str
+    path: str
+    size_bytes: int
+    offset: int
+    start_line: int | None
+    end_line: int | None
+    max_bytes: int
+    bytes_read: int
+    truncated: bool
+    next_offset: int | None
+    content: str
+
+
+class WriteWorkspaceFileResult(TypedDict):
+    workspace_id: str
+    path: str
+    bytes_written: int
+    created: bool
+
+
+class ApplyWorkspacePatchResultSummary(TypedDict):
+    total: int
+    added: int
+    modified: int
+    deleted: int
+
+
+class ApplyWorkspacePatchResultEntries(TypedDict):
+    path: str
+    status: Literal["added", "modified", "deleted"]
+    hunks: int
+
+
+class ApplyWorkspacePatchResult(TypedDict):
+    workspace_id: str
+    changed: bool
+    summary: ApplyWorkspacePatchResultSummary
+    entries: list[ApplyWorkspacePatchResultEntries]
+
+
+class SummarizeWorkspaceResultSeed(TypedDict):
+    mode: str
+    seed_path: str | None
+
+
+class SummarizeWorkspaceResultChangesEntries(TypedDict):
+    path: str
+    status: str
+    artifact_type: str
+
+
+class SummarizeWorkspaceResultChanges(TypedDict):
+    total: int
+    added: int
+    modified: int
+    deleted: int
+    type_changed: int
+    truncated: bool
+    entries: list[SummarizeWorkspaceResultChangesEntries]
+
+
+class SummarizeWorkspaceResultSnapshots(TypedDict):
+    snapshot_name: str
+    kind: str
+    created_at: str
+
+
+class SummarizeWorkspaceResultServices(TypedDict):
+    service_name: str
+    state: str
+    command: str
+
+
+class SummarizeWorkspaceResultShells(TypedDict):
+    shell_id: str
+    state: str
+    cwd: str
+
+
+class SummarizeWorkspaceResultRecentCommands(TypedDict):
+    sequence: int
+    command: str
+    state: Literal["running", "finished", "lost"]
+    exit_code: int | None
+    started_at: str
+
+
+class SummarizeWorkspaceResult(TypedDict):
+    workspace_id: str
+    environment: str
+    state: str
+    execution_mode: str
+    created_at: str
+    expires_at: str
+    reset_count: int
+    last_reset_at: str | None
+    last_error: str | None
+    seed: SummarizeWorkspaceResultSeed
+    changes: SummarizeWorkspaceResultChanges | None
+    snapshots: list[SummarizeWorkspaceResultSnapshots]
+    services: list[SummarizeWorkspaceResultServices]
+    shells: list[SummarizeWorkspaceResultShells]
+    command_count: int
+    recent_commands: list[SummarizeWorkspaceResultRecentCommands]
+    notes: list[str]
+
+
 StartVmResult = CreateVmResult
 StopVmResult = CreateVmResult
 StatusVmResult = CreateVmResult

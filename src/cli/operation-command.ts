@@ -43,8 +43,11 @@ export function addOperationCommand(
   const cli = op.cli;
   if (!cli) throw new Error(`${op.sdk} has no CLI declaration`);
   const shape = op.input.shape as Record<string, z.ZodTypeAny>;
-  const flagFields: { field: string; attribute: string; kind: "boolean" | "number" | "string" }[] =
-    [];
+  const flagFields: {
+    field: string;
+    attribute: string;
+    kind: "boolean" | "number" | "string" | "list";
+  }[] = [];
   const command = parent
     .command(cli.path[cli.path.length - 1] as string)
     .summary(summaryOf(op.description))
@@ -65,13 +68,27 @@ export function addOperationCommand(
         ? "boolean"
         : inner instanceof z.ZodNumber
           ? "number"
-          : "string";
+          : inner instanceof z.ZodArray && inner.element instanceof z.ZodString
+            ? "list"
+            : "string";
     if (kind === "string" && !(inner instanceof z.ZodString || inner instanceof z.ZodEnum))
       continue;
     const flag =
       (cli.flags as Record<string, string> | undefined)?.[field] ?? `--${field.replace(/_/g, "-")}`;
     const placeholder = kind === "number" ? "<n>" : `<${flag.replace(/^--/, "").split("-").pop()}>`;
-    command.option(kind === "boolean" ? flag : `${flag} ${placeholder}`, schema.description ?? "");
+    if (kind === "list") {
+      // A list field is a repeatable flag: `--include 'src/**' --include '*.md'`.
+      command.option(
+        `${flag} ${placeholder}`,
+        `${schema.description ?? ""} (repeatable)`,
+        (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+      );
+    } else {
+      command.option(
+        kind === "boolean" ? flag : `${flag} ${placeholder}`,
+        schema.description ?? "",
+      );
+    }
     const option = command.options[command.options.length - 1];
     flagFields.push({ field, attribute: option?.attributeName() ?? field, kind });
   }
@@ -91,7 +108,7 @@ export function addOperationCommand(
 
   command.action(async (...actionArgs: unknown[]) => {
     const self = actionArgs[actionArgs.length - 1] as Command;
-    const flags = self.opts<Record<string, string | boolean | undefined>>();
+    const flags = self.opts<Record<string, string | string[] | boolean | undefined>>();
     // The raw words decide, as for parse errors: `--mem-mib --json` is JSON mode too.
     const json = flags.json === true || wantsJson(process.argv.slice(2));
     await ctx.run(json, async () => {

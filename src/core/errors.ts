@@ -57,6 +57,14 @@ export type ErrorCode =
   | "PUBLISH_NOT_ALLOWED"
   | "COMMAND_NOT_FOUND"
   | "RUN_NOT_FOUND"
+  | "FILE_NOT_FOUND"
+  | "NOT_A_FILE"
+  | "FILE_NOT_TEXT"
+  | "FILE_TOO_LARGE"
+  | "FILE_CHANGED"
+  | "READ_PAST_END"
+  | "PATCH_INVALID"
+  | "PATCH_CONFLICT"
   | "INTERNAL";
 
 export interface PyroErrorPayload {

@@ -25,6 +25,16 @@ import {
 } from "./workspace/exec.js";
 import { exportWorkspace, type ExportPayload } from "./workspace/export.js";
 import {
+  listWorkspaceFiles,
+  readWorkspaceFile,
+  writeWorkspaceFile,
+  type FileListPayload,
+  type FileReadPayload,
+  type FileWritePayload,
+} from "./workspace/files.js";
+import { applyWorkspacePatch, type PatchPayload } from "./workspace/patch.js";
+import { summarizeWorkspace, type SummaryPayload } from "./workspace/summary.js";
+import {
   exportWorkspaceDisk,
   listWorkspaceDisk,
   readWorkspaceDisk,
@@ -301,9 +311,52 @@ export class WorkspaceManager {
     return exportWorkspaceDisk(this.paths, workspaceId, options.path ?? "/workspace", options);
   }
 
-  diffWorkspace(workspaceId: string): Promise<DiffPayload> {
+  listWorkspaceFiles(
+    workspaceId: string,
+    options: { path?: string; recursive?: boolean; maxEntries?: number } = {},
+  ): Promise<FileListPayload> {
+    return this.guestOnly(workspaceId, "listWorkspaceFiles", () =>
+      listWorkspaceFiles(this.paths, workspaceId, options),
+    );
+  }
+
+  readWorkspaceFile(
+    workspaceId: string,
+    path: string,
+    options: { maxBytes?: number; offset?: number; startLine?: number; endLine?: number } = {},
+  ): Promise<FileReadPayload> {
+    return this.guestOnly(workspaceId, "readWorkspaceFile", () =>
+      readWorkspaceFile(this.paths, workspaceId, path, options),
+    );
+  }
+
+  writeWorkspaceFile(
+    workspaceId: string,
+    path: string,
+    options: { text: string },
+  ): Promise<FileWritePayload> {
+    return this.guestOnly(workspaceId, "writeWorkspaceFile", () =>
+      writeWorkspaceFile(this.paths, workspaceId, path, options),
+    );
+  }
+
+  applyWorkspacePatch(workspaceId: string, options: { patch: string }): Promise<PatchPayload> {
+    return this.guestOnly(workspaceId, "applyWorkspacePatch", () =>
+      applyWorkspacePatch(this.paths, workspaceId, options),
+    );
+  }
+
+  /** What the workspace is and what happened in it, bounded (src/core/workspace/summary.ts). */
+  summarizeWorkspace(workspaceId: string): Promise<SummaryPayload> {
+    return summarizeWorkspace(this, workspaceId);
+  }
+
+  diffWorkspace(
+    workspaceId: string,
+    options: { include?: string[]; exclude?: string[]; snapshot?: string } = {},
+  ): Promise<DiffPayload> {
     return this.guestOnly(workspaceId, "diffWorkspace", () =>
-      diffWorkspace(this.paths, workspaceId),
+      diffWorkspace(this.paths, workspaceId, options),
     );
   }
 

@@ -12,6 +12,8 @@ import { OPERATION_LIST, type AnyOperation } from "../operations/index.js";
 import { invoke } from "../operations/invoke.js";
 import { mcpHooks, withMcpDefaults } from "./long-calls.js";
 import { resultText } from "./result-text.js";
+import { DEFAULT_MCP_PROFILE, type McpProfile } from "../operations/define.js";
+import { checkProfile, forProfile, inProfile, instructions } from "./profiles.js";
 
 /**
  * The MCP surface, built from the operation declarations: one tool per declaration that has an
@@ -19,20 +21,31 @@ import { resultText } from "./result-text.js";
  * Every result is the JSON object the CLI prints with `--json`, returned as structured content;
  * failures come back as tool errors whose text starts with the error code, never a server crash.
  */
-export function createServer(manager: WorkspaceManager): McpServer {
-  const server = new McpServer({ name: "pyro", version: VERSION });
+export interface ServerOptions {
+  /** The tool set to serve (src/mcp/profiles.ts); default workspace-full. */
+  profile?: McpProfile;
+}
+
+export function createServer(manager: WorkspaceManager, options: ServerOptions = {}): McpServer {
+  const profile = checkProfile(options.profile ?? DEFAULT_MCP_PROFILE);
+  const server = new McpServer(
+    { name: "pyro", version: VERSION },
+    { instructions: instructions(profile) },
+  );
   const tools = new Map<string, AnyOperation>();
-  for (const op of OPERATION_LIST) {
-    if (!op.mcp) continue;
-    tools.set(op.mcp.tool, op);
+  for (const declared of OPERATION_LIST) {
+    if (!declared.mcp || !inProfile(declared, profile)) continue;
+    const op = forProfile(declared, profile);
+    const mcp = declared.mcp;
+    tools.set(mcp.tool, op);
     server.registerTool(
-      op.mcp.tool,
+      mcp.tool,
       {
-        title: op.mcp.title,
+        title: mcp.title,
         description: op.description,
         inputSchema: op.input,
         outputSchema: op.output,
-        annotations: { title: op.mcp.title, ...op.hints, openWorldHint: false },
+        annotations: { title: mcp.title, ...op.hints, openWorldHint: false },
       },
       (args: Record<string, unknown>) =>
         respond(op, () => invoke(op, manager, withMcpDefaults(op, args), {}, "mcp")),

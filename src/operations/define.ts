@@ -54,6 +54,24 @@ export interface HumanOutput {
 
 export type FieldName<I> = Extract<keyof I, string>;
 
+/**
+ * MCP profiles (`pyro mcp serve --profile`, the original's 3.4): narrowed tool sets for agents that
+ * need less. workspace-full has every tool; workspace-core the persistent-workspace loop (create,
+ * exec, files, diff, reset, export, delete, summary); vm-run only the one-shot vm_run.
+ */
+export const MCP_PROFILES = ["vm-run", "workspace-core", "workspace-full"] as const;
+export type McpProfile = (typeof MCP_PROFILES)[number];
+export const DEFAULT_MCP_PROFILE: McpProfile = "workspace-full";
+
+export interface McpSpec {
+  tool: string;
+  title: string;
+  /** The narrower profiles this tool is in besides workspace-full (which has every tool). */
+  profiles?: readonly Exclude<McpProfile, "workspace-full">[];
+  /** Input fields left out of the tool's schema in a profile (e.g. snapshot in workspace-core). */
+  hidden?: { [P in McpProfile]?: readonly string[] };
+}
+
 export interface CliSpec<I> {
   /** Words after `pyro`, e.g. ["workspace", "exec"]. */
   path: readonly string[];
@@ -94,7 +112,7 @@ export interface Operation<
   sdkArgs: Positional;
   /** Callbacks the SDK method accepts in its options (not part of the input schema). */
   hooks: readonly Hook[];
-  mcp: { tool: string; title: string } | null;
+  mcp: McpSpec | null;
   cli: CliSpec<z.input<z.ZodObject<Shape>>> | null;
   /** Strict: unknown fields are rejected on every surface. */
   input: z.ZodObject<Shape, "strict">;

@@ -1,9 +1,11 @@
 import * as disk from "./disk.js";
 import * as environments from "./environments.js";
 import * as network from "./network.js";
+import * as files from "./files.js";
 import * as services from "./services.js";
 import * as shells from "./shells.js";
 import * as snapshots from "./snapshots.js";
+import * as summary from "./summary.js";
 import * as vm from "./vm.js";
 import * as workspace from "./workspace.js";
 import type { Operation } from "./define.js";
@@ -60,6 +62,11 @@ export const OPERATIONS = {
   logsService: services.logsService,
   stopService: services.stopService,
   networkInfoWorkspace: network.networkInfoWorkspace,
+  listWorkspaceFiles: files.listWorkspaceFiles,
+  readWorkspaceFile: files.readWorkspaceFile,
+  writeWorkspaceFile: files.writeWorkspaceFile,
+  applyWorkspacePatch: files.applyWorkspacePatch,
+  summarizeWorkspace: summary.summarizeWorkspace,
 } as const;
 
 export type Operations = typeof OPERATIONS;

@@ -1,7 +1,16 @@
-import type { z } from "zod";
+import {
+  ZodDiscriminatedUnion,
+  ZodLiteral,
+  ZodNullable,
+  ZodObject,
+  ZodOptional,
+  type z,
+} from "zod";
 import { invalidArgument, PyroError } from "../core/errors.js";
 import type { WorkspaceManager } from "../core/manager.js";
 import { camel, kebab, snake, type OperationHooks, type Operation } from "./define.js";
+import { rewriteCommands, rewriteFlags } from "./hint-wording.js";
+import { OPERATION_LIST } from "./index.js";
 
 /**
  * The one validation path. Every surface turns its arguments into the snake_case input object and
@@ -57,10 +66,12 @@ export function invalidInput(
   surface: Surface,
 ): PyroError {
   // An unknown argument is named first: it is usually the cause of the other complaints.
-  const issue = error.issues.find((i) => i.code === "unrecognized_keys") ?? error.issues[0];
+  const issue =
+    error.issues.find((i) => i.code === "unrecognized_keys" && i.path.length === 0) ??
+    error.issues[0];
   const label = (field: string) => fieldLabel(op, field, surface);
   if (!issue) return invalidArgument("invalid arguments", surfaceHint(op, surface));
-  if (issue.code === "unrecognized_keys") {
+  if (issue.code === "unrecognized_keys" && issue.path.length === 0) {
     return unknownArguments(
       op,
       issue.keys.map((k) => (surface === "sdk" ? camel(k) : k)),
@@ -83,7 +94,40 @@ export function invalidInput(
     issue.code === "invalid_type" && issue.message.startsWith("Expected")
       ? `must be ${issue.expected}`
       : issue.message;
-  return invalidArgument(`${name} ${rule}, got ${JSON.stringify(value)}`, surfaceHint(op, surface));
+  // A structured field (readiness) says which shapes it takes, not only what was wrong.
+  const shape = expectedShape(op.input.shape[field] as z.ZodTypeAny | undefined);
+  const expected = shape ? `; ${label(field)} must be ${shape}` : "";
+  return invalidArgument(
+    `${name} ${rule}, got ${JSON.stringify(value)}${expected}`,
+    surfaceHint(op, surface),
+  );
+}
+
+function unwrapOptional(schema: z.ZodTypeAny): z.ZodTypeAny {
+  let inner = schema;
+  while (inner instanceof ZodOptional || inner instanceof ZodNullable)
+    inner = inner.unwrap() as z.ZodTypeAny;
+  return inner;
+}
+
+function describeObject(schema: z.ZodTypeAny): string {
+  if (!(schema instanceof ZodObject)) return "?";
+  const parts = Object.entries(schema.shape as Record<string, z.ZodTypeAny>).map(([key, value]) => {
+    const inner = unwrapOptional(value);
+    const type = inner instanceof ZodLiteral ? JSON.stringify(inner.value) : inner._def.typeName;
+    return `"${key}": ${String(type).replace(/^Zod/, "").toLowerCase()}`;
+  });
+  return `{${parts.join(", ")}}`;
+}
+
+/** The shapes an object or tagged-union field accepts, e.g. `{"type": "file", "path": string} | ...`. */
+function expectedShape(schema: z.ZodTypeAny | undefined): string | null {
+  if (schema === undefined) return null;
+  const inner = unwrapOptional(schema);
+  if (inner instanceof ZodDiscriminatedUnion)
+    return (inner.options as z.ZodTypeAny[]).map(describeObject).join(" | ");
+  if (inner instanceof ZodObject) return describeObject(inner);
+  return null;
 }
 
 export function parseInput<O extends Operation>(
@@ -113,10 +157,10 @@ export async function invoke(
 }
 
 /**
- * Core error texts are written once, naming CLI flags (`--mem-mib / mem_mib`, `--seed-path`).
- * Here each flag that stands for one of this operation's fields becomes that field as the
- * surface spells it (`--mem-mib`, `mem_mib`, `memMib`); other words (`pyro ...` commands in
- * hints, flags of other commands) are left as they are.
+ * Core error texts are written once, in CLI terms: flags (`--mem-mib / mem_mib`, `--seed-path`)
+ * and commands (`pyro workspace reset ID`). Over MCP and the SDK each command becomes the tool or
+ * method call that does the same (hint-wording.ts), each flag of this operation becomes its field
+ * as the surface spells it (`mem_mib`, `memMib`), and any other flag the field it stands for.
  */
 export function surfaceWording(op: Operation, text: string, surface: Surface): string {
   const fieldOfFlag = new Map<string, string>();
@@ -128,14 +172,16 @@ export function surfaceWording(op: Operation, text: string, surface: Surface): s
     const [field = "", ...rest] = path.split(".");
     return [fieldLabel(op, field, surface), ...rest].join(".");
   };
-  return text
-    .replace(/(--[a-z][a-z-]*) \/ ([a-z_.]+)/g, (_, flag: string, path: string) =>
-      surface === "cli" ? flag : label(path),
-    )
+  if (surface === "cli") return text.replace(/(--[a-z][a-z-]*) \/ ([a-z_.]+)/g, "$1");
+  const ops = OPERATION_LIST;
+  const commands = rewriteCommands(ops, text, surface);
+  const own = commands.text
+    .replace(/(--[a-z][a-z-]*) \/ ([a-z_.]+)/g, (_, _flag: string, path: string) => label(path))
     .replace(/--[a-z][a-z-]*/g, (flag) => {
       const field = fieldOfFlag.get(flag);
-      return field === undefined || surface === "cli" ? flag : fieldLabel(op, field, surface);
+      return field === undefined ? flag : fieldLabel(op, field, surface);
     });
+  return commands.restore(rewriteFlags(ops, own, surface));
 }
 
 function inSurfaceTerms(op: Operation, error: PyroError, surface: Surface): PyroError {

@@ -19,6 +19,26 @@ import {
 
 const byId = { workspace_id: fields.workspaceId };
 
+const glob = z.string().min(1).max(256);
+/** Path filters of diff (src/core/workspace/path-filter.ts has the rules). */
+const diffFilters = {
+  include: z
+    .array(glob)
+    .max(64)
+    .describe(
+      "Only paths matching one of these globs, relative to /workspace: 'src/**', '*.py' (a glob without '/' matches any path component).",
+    )
+    .optional(),
+  exclude: z
+    .array(glob)
+    .max(64)
+    .describe("Leave out paths matching any of these globs, e.g. '__pycache__', 'build/**'.")
+    .optional(),
+  snapshot: fields.snapshotName
+    .describe("Compare with this named snapshot instead of the baseline (default baseline).")
+    .optional(),
+};
+
 /** The human summary block of create, status and reset. */
 export function printWorkspaceSummary(r: z.output<typeof workspaceRecord>): HumanOutput {
   const out = [
@@ -43,7 +63,12 @@ export function printWorkspaceSummary(r: z.output<typeof workspaceRecord>): Huma
 
 export const createWorkspace = defineOperation({
   sdk: "createWorkspace",
-  mcp: { tool: "workspace_create", title: "Create a workspace" },
+  mcp: {
+    tool: "workspace_create",
+    title: "Create a workspace",
+    profiles: ["workspace-core"],
+    hidden: { "workspace-core": ["network", "allow_host_compat"] },
+  },
   cli: {
     path: ["workspace", "create"],
     args: ["environment"],
@@ -68,7 +93,7 @@ export const createWorkspace = defineOperation({
 export const statusWorkspace = defineOperation({
   sdk: "statusWorkspace",
   sdkArgs: ["workspace_id"],
-  mcp: { tool: "workspace_status", title: "Workspace status" },
+  mcp: { tool: "workspace_status", title: "Workspace status", profiles: ["workspace-core"] },
   cli: {
     path: ["workspace", "status"],
     args: ["workspace_id"],
@@ -85,7 +110,7 @@ export const statusWorkspace = defineOperation({
 
 export const listWorkspaces = defineOperation({
   sdk: "listWorkspaces",
-  mcp: { tool: "workspace_list", title: "List workspaces" },
+  mcp: { tool: "workspace_list", title: "List workspaces", profiles: ["workspace-core"] },
   cli: { path: ["workspace", "list"], examples: ["pyro workspace list"] },
   description:
     "List workspaces with their environment, state, creation and expiry times (expired ones are removed first).",
@@ -111,7 +136,11 @@ export const execWorkspace = defineOperation({
   sdk: "execWorkspace",
   sdkArgs: ["workspace_id"],
   hooks: ["onStdout", "onStderr", "signal", "onCommandProgress"],
-  mcp: { tool: "workspace_exec", title: "Run a command in a workspace" },
+  mcp: {
+    tool: "workspace_exec",
+    title: "Run a command in a workspace",
+    profiles: ["workspace-core"],
+  },
   cli: {
     path: ["workspace", "exec"],
     args: ["workspace_id"],
@@ -147,7 +176,7 @@ export const execWorkspace = defineOperation({
 export const logsWorkspace = defineOperation({
   sdk: "logsWorkspace",
   sdkArgs: ["workspace_id"],
-  mcp: { tool: "workspace_logs", title: "Workspace command history" },
+  mcp: { tool: "workspace_logs", title: "Workspace command history", profiles: ["workspace-core"] },
   cli: {
     path: ["workspace", "logs"],
     args: ["workspace_id"],
@@ -201,7 +230,7 @@ export const logsWorkspace = defineOperation({
 export const deleteWorkspace = defineOperation({
   sdk: "deleteWorkspace",
   sdkArgs: ["workspace_id"],
-  mcp: { tool: "workspace_delete", title: "Delete a workspace" },
+  mcp: { tool: "workspace_delete", title: "Delete a workspace", profiles: ["workspace-core"] },
   cli: {
     path: ["workspace", "delete"],
     args: ["workspace_id"],
@@ -221,7 +250,11 @@ export const deleteWorkspace = defineOperation({
 export const pushWorkspaceSync = defineOperation({
   sdk: "pushWorkspaceSync",
   sdkArgs: ["workspace_id", "source_path"],
-  mcp: { tool: "workspace_sync_push", title: "Copy host files into a workspace" },
+  mcp: {
+    tool: "workspace_sync_push",
+    title: "Copy host files into a workspace",
+    profiles: ["workspace-core"],
+  },
   cli: {
     path: ["workspace", "sync", "push"],
     args: ["workspace_id", "source_path"],
@@ -255,7 +288,11 @@ export const pushWorkspaceSync = defineOperation({
 export const exportWorkspace = defineOperation({
   sdk: "exportWorkspace",
   sdkArgs: ["workspace_id", "path"],
-  mcp: { tool: "workspace_export", title: "Export from a workspace to the host" },
+  mcp: {
+    tool: "workspace_export",
+    title: "Export from a workspace to the host",
+    profiles: ["workspace-core"],
+  },
   cli: {
     path: ["workspace", "export"],
     args: ["workspace_id", "path"],
@@ -288,18 +325,28 @@ export const exportWorkspace = defineOperation({
 export const diffWorkspace = defineOperation({
   sdk: "diffWorkspace",
   sdkArgs: ["workspace_id"],
-  mcp: { tool: "workspace_diff", title: "Diff a workspace against its baseline" },
+  mcp: {
+    tool: "workspace_diff",
+    title: "Diff a workspace against its baseline",
+    profiles: ["workspace-core"],
+    hidden: { "workspace-core": ["snapshot"] },
+  },
   cli: {
     path: ["workspace", "diff"],
     args: ["workspace_id"],
-    examples: ["pyro workspace diff WORKSPACE_ID"],
+    examples: [
+      "pyro workspace diff WORKSPACE_ID",
+      "pyro workspace diff WORKSPACE_ID --exclude __pycache__ --exclude 'build/**'",
+      "pyro workspace diff WORKSPACE_ID --snapshot checkpoint",
+    ],
   },
   description:
-    "Compare /workspace with the immutable create-time baseline: added, modified, deleted and type-changed paths, with unified patches for text files. Use it to review what commands changed.",
+    "Compare /workspace with the immutable create-time baseline: added, modified, deleted and type-changed paths, with unified patches for text files. Use it to review what commands changed; include/exclude globs leave out noise such as __pycache__ or build output, and snapshot compares with a named snapshot instead.",
   hints: HINTS.read,
-  input: byId,
+  input: { ...byId, ...diffFilters },
   output: diffResult,
-  run: (manager, input) => manager.diffWorkspace(input.workspace_id),
+  run: (manager, input) =>
+    manager.diffWorkspace(input.workspace_id, managerOptions(input, ["workspace_id"])),
   print: (diff) => {
     let stdout = diff.changed ? "" : "No changes since the baseline.\n";
     // Names and contents are the guest's: escaped here, exact with --json.
@@ -319,7 +366,12 @@ export const diffWorkspace = defineOperation({
 export const resetWorkspace = defineOperation({
   sdk: "resetWorkspace",
   sdkArgs: ["workspace_id"],
-  mcp: { tool: "workspace_reset", title: "Reset a workspace" },
+  mcp: {
+    tool: "workspace_reset",
+    title: "Reset a workspace",
+    profiles: ["workspace-core"],
+    hidden: { "workspace-core": ["snapshot"] },
+  },
   cli: {
     path: ["workspace", "reset"],
     args: ["workspace_id"],

@@ -1,7 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { z } from "zod";
 import { WorkspaceManager, type ManagerOptions } from "../core/manager.js";
-import { createServer } from "../mcp/server.js";
+import { createServer, type ServerOptions } from "../mcp/server.js";
 import { OPERATIONS, type Operations } from "../operations/index.js";
 import type { Camelize, OperationHooks } from "../operations/define.js";
 import { invoke, sdkCall } from "../operations/invoke.js";
@@ -42,8 +42,8 @@ class PyroClient {
   }
 
   /** An MCP server exposing this SDK's manager as tools; connect it to any transport. */
-  createServer(): McpServer {
-    return createServer(this.manager);
+  createServer(options: ServerOptions = {}): McpServer {
+    return createServer(this.manager, options);
   }
 }
 

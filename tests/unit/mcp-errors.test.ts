@@ -48,7 +48,7 @@ describe("mcp errors", () => {
     expect(error.hint).toContain("seed_path");
   });
 
-  it("mcp: wording maps flags to this tool's parameters and leaves the rest", () => {
+  it("mcp: wording maps flags to this tool's parameters and commands to tool calls", () => {
     const exportOp = OPERATIONS.exportWorkspace;
     expect(
       surfaceWording(
@@ -69,8 +69,9 @@ describe("mcp errors", () => {
     expect(
       surfaceWording(OPERATIONS.startService, "--ready-file / readiness.path is empty", "sdk"),
     ).toBe("readiness.path is empty");
+    // A pyro command becomes the tool call that does the same (hint-wording.ts).
     expect(surfaceWording(exportOp, "try `pyro run debian:12 -- git --version`", "mcp")).toBe(
-      "try `pyro run debian:12 -- git --version`",
+      'try `vm_run {"environment":"debian:12","command":"git --version"}`',
     );
   });
 });

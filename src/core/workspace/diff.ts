@@ -6,6 +6,9 @@ import type { PyroPaths } from "../paths.js";
 import type { ArtifactType } from "./archive-safety.js";
 import { BASELINE_GUEST_PATH, WORKSPACE_GUEST_PATH } from "./layout.js";
 import { connectWorkspace } from "./lifecycle.js";
+import { pathFilter, type PathFilter } from "./path-filter.js";
+import { BASELINE_SNAPSHOT } from "./snapshots.js";
+import { openSnapshotTree, type SnapshotTree } from "./snapshot-tree.js";
 
 /**
  * Compare live /workspace with the immutable baseline. The guest has the baseline mounted
@@ -53,10 +56,25 @@ const MAX_LISTING_BYTES = 256 * 1024 * 1024;
 const LIST_SCRIPT =
   'cd "$1" && find . -xdev -mindepth 1 -path ./lost+found -prune -o -printf "%y %m %s %T@\\0%P\\0%l\\0"';
 
-export async function diffWorkspace(paths: PyroPaths, workspaceId: string): Promise<DiffPayload> {
-  const agent = await connectWorkspace(paths, workspaceId);
+export async function diffWorkspace(
+  paths: PyroPaths,
+  workspaceId: string,
+  options: Partial<PathFilter> & { snapshot?: string } = {},
+): Promise<DiffPayload> {
+  const keep = pathFilter(options);
+  // The baseline is mounted in the guest; a named snapshot is read from the disk on the host.
+  const against =
+    options.snapshot !== undefined && options.snapshot !== BASELINE_SNAPSHOT
+      ? await openSnapshotTree(paths, workspaceId, options.snapshot)
+      : null;
+  const agent = await connectWorkspace(paths, workspaceId).catch(async (error: unknown) => {
+    await against?.dispose();
+    throw error;
+  });
   try {
-    const probe = await capture(agent, ["sh", "-c", `mountpoint -q ${BASELINE_GUEST_PATH}`]);
+    const probe = against
+      ? { exitCode: 0 }
+      : await capture(agent, ["sh", "-c", `mountpoint -q ${BASELINE_GUEST_PATH}`]);
     if (probe.exitCode !== 0) {
       throw new PyroError(
         "BASELINE_MISSING",
@@ -68,8 +86,13 @@ export async function diffWorkspace(paths: PyroPaths, workspaceId: string): Prom
     }
     const [live, base] = await Promise.all([
       listTree(agent, WORKSPACE_GUEST_PATH),
-      listTree(agent, BASELINE_GUEST_PATH),
+      against ? against.tree : listTree(agent, BASELINE_GUEST_PATH),
     ]);
+    // Filtered before any content is compared or fetched, so excluded trees cost nothing more.
+    if (keep) {
+      for (const tree of [live, base])
+        for (const p of [...tree.keys()]) if (!keep(p)) tree.delete(p);
+    }
     const entries: DiffEntry[] = [];
     const contentCandidates: string[] = [];
     for (const [p, meta] of live) {
@@ -103,7 +126,10 @@ export async function diffWorkspace(paths: PyroPaths, workspaceId: string): Prom
           text_patch: false,
         });
     }
-    for (const p of await differingContents(agent, contentCandidates)) {
+    const differing = against
+      ? await differingFromSnapshot(agent, against, contentCandidates)
+      : await differingContents(agent, contentCandidates);
+    for (const p of differing) {
       entries.push({ path: p, status: "modified", artifact_type: "file", text_patch: false });
     }
     entries.sort((a, b) => a.path.localeCompare(b.path));
@@ -122,7 +148,9 @@ export async function diffWorkspace(paths: PyroPaths, workspaceId: string): Prom
       .map((e) => e.path);
     const [liveFiles, baseFiles] = await Promise.all([
       fetchFiles(agent, WORKSPACE_GUEST_PATH, wantLive),
-      fetchFiles(agent, BASELINE_GUEST_PATH, wantBase),
+      against
+        ? against.contents(wantBase, MAX_PATCH_FILE_BYTES)
+        : fetchFiles(agent, BASELINE_GUEST_PATH, wantBase),
     ]);
     const patches: string[] = [];
     for (const entry of patchable) {
@@ -161,7 +189,26 @@ export async function diffWorkspace(paths: PyroPaths, workspaceId: string): Prom
     };
   } finally {
     agent.close();
+    await against?.dispose();
   }
+}
+
+/** Of live files with a snapshot's size and mode, which differ: sha256 in the guest vs host. */
+async function differingFromSnapshot(
+  agent: AgentConnection,
+  snapshot: SnapshotTree,
+  candidates: string[],
+): Promise<string[]> {
+  if (candidates.length === 0) return [];
+  const script = `while IFS= read -r -d '' p; do h=$(sha256sum < "${WORKSPACE_GUEST_PATH}/$p" | cut -c1-64); printf '%s\\0' "$h"; done`;
+  const { stdout } = await capture(
+    agent,
+    ["bash", "-c", script],
+    Buffer.from(candidates.map((c) => `${c}\0`).join("")),
+  );
+  const live = stdout.toString("ascii").split("\0");
+  const base = await snapshot.sha256(candidates);
+  return candidates.filter((p, i) => live[i] === undefined || live[i] !== base.get(p));
 }
 
 const artifact = (meta: Meta): ArtifactType => (meta.type === "other" ? "file" : meta.type);

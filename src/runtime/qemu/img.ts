@@ -105,8 +105,23 @@ export async function convertToRaw(
   image: string,
   target: string,
   internalSnapshot?: string,
+  options: { shared?: boolean } = {},
 ): Promise<void> {
   const snapshot =
     internalSnapshot === undefined ? [] : ["-l", `snapshot.name=${internalSnapshot}`];
-  await qemuImg(["convert", "-q", ...snapshot, "-f", "qcow2", "-O", "raw", image, target]);
+  // `shared` (-U) reads an image a running QEMU holds. Only for an internal snapshot, under the
+  // workspace lock: its clusters are copy-on-write and nothing rewrites them while it exists.
+  const share = options.shared === true && internalSnapshot !== undefined ? ["-U"] : [];
+  await qemuImg([
+    "convert",
+    "-q",
+    ...share,
+    ...snapshot,
+    "-f",
+    "qcow2",
+    "-O",
+    "raw",
+    image,
+    target,
+  ]);
 }
