@@ -74,7 +74,14 @@ export function addOperationCommand(
     const option = command.options[command.options.length - 1];
     flagFields.push({ field, attribute: option?.attributeName() ?? field, kind });
   }
-  for (const extra of cli.extra?.options ?? []) command.option(extra.flag, extra.description);
+  for (const extra of cli.extra?.options ?? []) {
+    if (extra.repeat) {
+      command.option(extra.flag, extra.description, (value: string, previous?: string[]) => [
+        ...(previous ?? []),
+        value,
+      ]);
+    } else command.option(extra.flag, extra.description);
+  }
   command.option("--json", "print one JSON object instead of human output");
   command.addHelpText(
     "after",
@@ -98,7 +105,7 @@ export function addOperationCommand(
         raw[field] = kind === "number" && typeof value === "string" ? numberValue(value) : value;
       }
       if (cli.extra)
-        Object.assign(raw, cli.extra.fold(flags as Record<string, string | undefined>));
+        Object.assign(raw, cli.extra.fold(flags as Record<string, string | string[] | undefined>));
       const streaming = hookFactory?.(json, raw);
       try {
         const result = await invoke(op, ctx.manager(), raw, streaming?.hooks ?? {}, "cli");

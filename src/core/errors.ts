@@ -53,6 +53,9 @@ export type ErrorCode =
   | "DISK_PATH_NOT_FOUND"
   | "VM_SAVE_FAILED"
   | "WORKSPACE_STOPPED"
+  | "WORKSPACE_NAME_TAKEN"
+  | "SECRET_NOT_FOUND"
+  | "SECRET_FILE_UNREADABLE"
   | "INTERNAL";
 
 export interface PyroErrorPayload {

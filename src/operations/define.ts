@@ -63,8 +63,14 @@ export interface CliSpec<I> {
   /** Flags that are not input fields and are folded into the input (service readiness). */
   extra?: {
     /** `field`: the input field the flag folds into, so error texts can name it per surface. */
-    options: readonly { flag: string; description: string; field: FieldName<I> }[];
-    fold(values: Record<string, string | undefined>): Partial<I>;
+    options: readonly {
+      flag: string;
+      description: string;
+      field: FieldName<I>;
+      /** The flag may be given several times; fold gets every value, in order. */
+      repeat?: boolean;
+    }[];
+    fold(values: Record<string, string | string[] | undefined>): Partial<I>;
   };
   examples: readonly string[];
   /** More help text after the examples' heading line. */

@@ -1,3 +1,4 @@
+import { identityFields, secretEnvFlag, secretEnvFromFlags } from "./identity.js";
 import { z } from "zod";
 import { SERVICE_DEFAULTS } from "../contract.js";
 import { invalidArgument } from "../core/errors.js";
@@ -67,8 +68,12 @@ export const startService = defineOperation({
           description: "ready once this shell command exits 0",
           field: "readiness",
         },
+        secretEnvFlag,
       ],
-      fold: readinessFromFlags,
+      fold: (values) => ({
+        ...readinessFromFlags(values as Record<string, string | undefined>),
+        ...secretEnvFromFlags(values),
+      }),
     },
     examples: [
       "pyro workspace service start WORKSPACE_ID app --ready-file .ready -- sh -lc 'touch .ready && while true; do sleep 60; done'",
@@ -96,6 +101,7 @@ export const startService = defineOperation({
       SHELL_SERVICE_LIMITS.readyIntervalMs,
       `Time between probes in ms (default ${SERVICE_DEFAULTS.readyIntervalMs}).`,
     ).optional(),
+    secret_env: identityFields.secretEnv.optional(),
   },
   output: serviceRecord,
   run: (manager, input) =>

@@ -5,6 +5,15 @@ import { commandString, fields, guestSpec } from "./fields.js";
 import { block, lines } from "./human.js";
 import { hostCompatWarning } from "./vm.js";
 import {
+  identityFields,
+  labelFlag,
+  labelsFromFlags,
+  secretEnvFlag,
+  secretEnvFromFlags,
+  secretFlags,
+  secretsFromFlags,
+} from "./identity.js";
+import {
   resetResult,
   diffResult,
   execResult,
@@ -22,6 +31,17 @@ const byId = { workspace_id: fields.workspaceId };
 export function printWorkspaceSummary(r: z.output<typeof workspaceRecord>): HumanOutput {
   const out = [
     `Workspace ID: ${r.workspace_id}`,
+    ...(r.name ? [`Name: ${r.name}`] : []),
+    ...(r.labels && Object.keys(r.labels).length > 0
+      ? [
+          `Labels: ${Object.entries(r.labels)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(" ")}`,
+        ]
+      : []),
+    ...(r.secrets && r.secrets.length > 0
+      ? [`Secrets: ${r.secrets.map((x) => x.name).join(", ")}`]
+      : []),
     `Environment: ${r.environment}`,
     `State: ${r.state}`,
     `Workspace: ${r.workspace_path}`,
@@ -45,7 +65,14 @@ export const createWorkspace = defineOperation({
   cli: {
     path: ["workspace", "create"],
     args: ["environment"],
-    examples: [`pyro workspace create ${DEFAULT_ENVIRONMENT} --seed-path ./repo`],
+    extra: {
+      options: [labelFlag, ...secretFlags],
+      fold: (values) => ({ ...labelsFromFlags(values), ...secretsFromFlags(values) }),
+    },
+    examples: [
+      `pyro workspace create ${DEFAULT_ENVIRONMENT} --seed-path ./repo`,
+      `pyro workspace create ${DEFAULT_ENVIRONMENT} --name repro-fix --label issue=123 --secret API_TOKEN=...`,
+    ],
   },
   description:
     "Create and start a persistent workspace: a microVM with /workspace seeded from a host directory or .tar/.tar.gz/.tgz archive, and an immutable create-time baseline for diff and reset. Use it when several commands must share files, processes or shells. On a host that cannot boot a guest it is refused unless allow_host_compat is set (then it runs on the host with no isolation; only exec, status, logs and delete work).",
@@ -56,6 +83,9 @@ export const createWorkspace = defineOperation({
       .string()
       .describe("Host directory or .tar/.tar.gz/.tgz archive to seed /workspace from.")
       .optional(),
+    name: identityFields.name.optional(),
+    labels: identityFields.labels.optional(),
+    secrets: identityFields.secrets.optional(),
   },
   output: workspaceRecord,
   run: (manager, input) => manager.createWorkspace(managerOptions(input)),
@@ -83,19 +113,31 @@ export const statusWorkspace = defineOperation({
 export const listWorkspaces = defineOperation({
   sdk: "listWorkspaces",
   mcp: { tool: "workspace_list", title: "List workspaces" },
-  cli: { path: ["workspace", "list"], examples: ["pyro workspace list"] },
+  cli: {
+    path: ["workspace", "list"],
+    extra: { options: [labelFlag], fold: labelsFromFlags },
+    examples: ["pyro workspace list", "pyro workspace list --label issue=123"],
+  },
   description:
-    "List workspaces with their environment, state, creation and expiry times (expired ones are removed first).",
+    "List workspaces with their name, labels, environment, state, creation and expiry times (expired ones are removed first); labels keeps only those carrying every given label.",
   hints: HINTS.read,
-  input: {},
+  input: {
+    labels: identityFields.labels
+      .describe("Only workspaces with every one of these KEY: VALUE labels.")
+      .optional(),
+  },
   output: workspaceList,
-  run: (manager) => manager.listWorkspaces(),
+  run: (manager, input) => manager.listWorkspaces(managerOptions(input)),
   print: (list) => {
     let stdout = list.count === 0 ? "No workspaces.\n" : "";
     let stderr = "";
     for (const w of list.workspaces) {
       stdout += lines(
-        `${w.workspace_id}  ${w.environment}  ${w.state}  created ${w.created_at}  expires ${w.expires_at}`,
+        `${w.workspace_id}  ${w.name ?? "-"}  ${w.environment}  ${w.state}  created ${w.created_at}  expires ${w.expires_at}${Object.entries(
+          w.labels ?? {},
+        )
+          .map(([k, v]) => `  ${k}=${v}`)
+          .join("")}`,
       );
     }
     for (const u of list.unreadable)
@@ -113,7 +155,11 @@ export const execWorkspace = defineOperation({
     path: ["workspace", "exec"],
     args: ["workspace_id"],
     tail: "command",
-    examples: ["pyro workspace exec WORKSPACE_ID -- sh -c 'make test'"],
+    extra: { options: [secretEnvFlag], fold: secretEnvFromFlags },
+    examples: [
+      "pyro workspace exec WORKSPACE_ID -- sh -c 'make test'",
+      `pyro workspace exec WORKSPACE_ID --secret-env API_TOKEN -- sh -c 'test -n "$API_TOKEN"'`,
+    ],
   },
   description:
     "Run one shell command inside /workspace of a running workspace and return stdout, stderr and exit code; recorded in the command journal. For interactive or long-lived state use a shell; for background processes use a service.",
@@ -122,6 +168,7 @@ export const execWorkspace = defineOperation({
     ...byId,
     command: commandString("One shell command string, run with /bin/sh -c in /workspace."),
     timeout_seconds: fields.timeoutSeconds.optional(),
+    secret_env: identityFields.secretEnv.optional(),
   },
   output: execResult,
   run: (manager, input, hooks) =>

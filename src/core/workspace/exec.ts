@@ -8,6 +8,8 @@ import { checkCommand, checkRange } from "../validate.js";
 import { WORKSPACE_GUEST_PATH, workspaceFiles } from "./layout.js";
 import { connectWorkspace, explainLostConnection } from "./lifecycle.js";
 import { readRecord, updateRecord, type ExecutionMode } from "./record.js";
+import { redactHandlers, redactText } from "./redact.js";
+import { readSecrets, secretEnv } from "./secrets.js";
 
 /** Output kept per stream in each journal entry (the exec result itself keeps up to 16 MiB). */
 export const JOURNAL_OUTPUT_BYTES = STREAMED_CAPTURE_BYTES;
@@ -21,6 +23,8 @@ export interface ExecWorkspaceOptions {
    */
   onStdout?: (chunk: Buffer) => unknown;
   onStderr?: (chunk: Buffer) => unknown;
+  /** Secrets put into the command's environment: `{SECRET_NAME: ENVVAR}` (secrets.ts). */
+  secretEnv?: Record<string, string>;
 }
 
 export interface JournalEntry {
@@ -54,8 +58,13 @@ export async function execWorkspace(
     options.timeoutSeconds ?? DEFAULTS.timeoutSeconds,
   );
   const startedResetCount = (await readRecord(paths, workspaceId)).reset_count;
+  const secrets = await readSecrets(paths, workspaceId);
+  const env = secretEnv(secrets, options.secretEnv);
+  const values = secrets.map((s) => s.value);
   const agent = await connectWorkspace(paths, workspaceId);
-  const { stdout, stderr, handlers } = captureOutput(options);
+  const { stdout, stderr, handlers: captured } = captureOutput(options);
+  // Redacted before anything sees it: the caller's stream, the result and the journal.
+  const { handlers, flush } = redactHandlers(captured, values);
   const startedAt = new Date();
   const started = performance.now();
   let result;
@@ -65,9 +74,11 @@ export async function execWorkspace(
         argv: ["/bin/sh", "-c", command],
         cwd: WORKSPACE_GUEST_PATH,
         timeoutMs: timeoutSeconds * 1000,
+        env,
       },
       handlers,
     ).result;
+    await flush();
   } catch (error) {
     // A reset or delete that stopped the VM under this command says so, instead of "crashed".
     throw await explainLostConnection(paths, workspaceId, error, startedResetCount);
@@ -75,7 +86,7 @@ export async function execWorkspace(
     agent.close();
   }
   return journalExec(paths, workspaceId, {
-    command,
+    command: redactText(command, values),
     outcome: result,
     startedAt,
     durationMs: Math.round(performance.now() - started),

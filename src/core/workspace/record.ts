@@ -51,6 +51,18 @@ export interface WorkspaceRecord {
   boot_note?: string | null;
   /** Size of the VM state `workspace stop` saved (checked by `workspace start`). */
   saved_state_bytes?: number | null;
+  /** Unique human name (`--name`); every operation taking an id takes it too. */
+  name?: string | null;
+  /** Free-form KEY=VALUE labels (`--label`), filtered on by `workspace list`. */
+  labels?: Record<string, string>;
+  /** Names and sources of the workspace's secrets; never their values. */
+  secrets?: SecretMetadata[];
+}
+
+/** What the record keeps of a secret: its name and where it came from, never its value. */
+export interface SecretMetadata {
+  name: string;
+  source_kind: "literal" | "file";
 }
 
 /** What a workspace is created with, checked (environment known, ranges) and defaults applied. */
@@ -150,7 +162,13 @@ export async function readRecord(paths: PyroPaths, workspaceId: string): Promise
   ) {
     throw corrupt(workspaceId, "workspace.json does not have the expected fields");
   }
-  return { ...record, workspace_path: WORKSPACE_GUEST_PATH } as WorkspaceRecord;
+  return {
+    ...record,
+    workspace_path: WORKSPACE_GUEST_PATH,
+    name: record.name ?? null,
+    labels: record.labels ?? {},
+    secrets: record.secrets ?? [],
+  } as WorkspaceRecord;
 }
 
 function corrupt(workspaceId: string, why: string): PyroError {

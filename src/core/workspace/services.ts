@@ -11,6 +11,7 @@ import {
   type ReadinessInput,
 } from "./shell-service-args.js";
 import { supervisorRequest } from "./supervisor-client.js";
+import { readSecrets, secretEnv } from "./secrets.js";
 
 /**
  * Named background services (a dev server, a database): started by the workspace's supervisor,
@@ -65,6 +66,8 @@ export interface StartServiceOptions {
   readiness?: ReadinessInput | null;
   readyTimeoutSeconds?: number;
   readyIntervalMs?: number;
+  /** Secrets put into the service's environment: `{SECRET_NAME: ENVVAR}` (secrets.ts). */
+  secretEnv?: Record<string, string>;
 }
 
 /**
@@ -72,13 +75,14 @@ export interface StartServiceOptions {
  * A probe that times out or a process that exits first is a SERVICE_FAILED error carrying the
  * reason and the log tail; the service stays listed with state `failed`.
  */
-export function startService(
+export async function startService(
   paths: PyroPaths,
   workspaceId: string,
   serviceName: string,
   options: StartServiceOptions,
 ): Promise<ServiceRecord> {
   checkWorkspaceId(workspaceId);
+  const env = secretEnv(await readSecrets(paths, workspaceId), options.secretEnv);
   const cwd = checkGuestCwd(options.cwd);
   const readyTimeoutSeconds = checkReadyTimeout(options.readyTimeoutSeconds);
   const body = {
@@ -88,6 +92,7 @@ export function startService(
     readiness: options.readiness ? checkReadiness(options.readiness, cwd) : null,
     ready_timeout_seconds: readyTimeoutSeconds,
     ready_interval_ms: checkReadyInterval(options.readyIntervalMs),
+    env,
   };
   // The supervisor may spend the whole readiness timeout, then the stop grace period.
   return supervisorRequest(
