@@ -22,7 +22,6 @@ import {
   readRecord,
   WORKSPACE_LOCK_HOLD_MS,
   withWorkspaceLock,
-  writeRecord,
   type WorkspaceRecord,
 } from "./record.js";
 import { buildBaseline } from "./seed.js";
