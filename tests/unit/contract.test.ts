@@ -36,7 +36,13 @@ function expectedFlags(op: (typeof OPERATION_LIST)[number]): string[] {
   if (!cli) return [];
   const shape = op.input.shape as Record<string, z.ZodTypeAny>;
   const flags = Object.keys(shape)
-    .filter((f) => !cli.args?.includes(f) && cli.tail !== f && f !== "readiness")
+    // A field that flags of their own fold into (readiness, labels, secrets) has no flag itself.
+    .filter(
+      (f) =>
+        !cli.args?.includes(f) &&
+        cli.tail !== f &&
+        !(cli.extra?.options ?? []).some((o) => o.field === f),
+    )
     .map((f) => (cli.flags as Record<string, string> | undefined)?.[f] ?? kebab(f));
   const extra = (cli.extra?.options ?? []).map((o) => o.flag.split(" ")[0] as string);
   return [...flags, ...extra, "--json"].sort();
