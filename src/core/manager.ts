@@ -216,6 +216,8 @@ export class WorkspaceManager {
   ): Promise<WorkspaceRecord> {
     const { allowHostCompat, name, labels, secrets, ...rest } = options;
     const identity = await prepareIdentity({ name, labels, secrets });
+    // Early, to fail before building anything; create checks again under the names lock.
+    if (identity.name !== null) await ensureNameFree(this.paths, identity.name);
     if (!useHostCompat(allowHostCompat)) {
       return redactDeep(
         await createWorkspace(this.paths, { ...rest, identity }),
@@ -227,7 +229,6 @@ export class WorkspaceManager {
         hint: "Secrets live in the guest's memory; create the workspace on a host that can boot a guest.",
       });
     }
-    if (identity.name !== null) await ensureNameFree(this.paths, identity.name);
     const record = await createHostCompatWorkspace(this.paths, rest);
     if (identity.name === null && Object.keys(identity.labels).length === 0) return record;
     return updateWorkspace(this.paths, record.workspace_id, {
