@@ -1,6 +1,6 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { mkdtempSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -185,18 +185,32 @@ describe("secrets", () => {
 
   it("secrets: bad input is a typed error that never echoes the value", async () => {
     const wrong = "hunter2-never-echoed";
-    const cases: [string[], string][] = [
-      [["--secret", `1BAD=${wrong}`], "INVALID_ARGUMENT"],
-      [["--secret", "EMPTY="], "INVALID_ARGUMENT"],
-      [["--secret", wrong], "INVALID_ARGUMENT"],
-      [["--secret", `A=${wrong}`, "--secret", `A=${wrong}`], "INVALID_ARGUMENT"],
-      [["--secret-file", `F=${path.join(home, "missing")}`], "SECRET_FILE_UNREADABLE"],
-      [["--secret-file", `F=${home}`], "SECRET_FILE_UNREADABLE"],
-    ];
-    for (const [flags, code] of cases) {
+    // The CLI's own parsing of NAME=VALUE, then the core's checks through the SDK (in process).
+    for (const flags of [["--secret", wrong], ["--secret", `1BAD=${wrong}`]]) {
       const result = await pyro(["workspace", "create", "debian:12", ...flags, "--json"]);
-      expect(errorCode(result), flags.join(" ")).toBe(code);
+      expect(errorCode(result), flags.join(" ")).toBe("INVALID_ARGUMENT");
       expect(`${result.stdout}${result.stderr}`, flags.join(" ")).not.toContain(wrong);
+    }
+    const sdk = new Pyro();
+    const cases: [{ name: string; value?: string; file_path?: string }[], string][] = [
+      [[{ name: "EMPTY", value: "" }], "INVALID_ARGUMENT"],
+      [[{ name: "bad-name", value: wrong }], "INVALID_ARGUMENT"],
+      [
+        [
+          { name: "A", value: wrong },
+          { name: "A", value: wrong },
+        ],
+        "INVALID_ARGUMENT",
+      ],
+      [[{ name: "F", file_path: path.join(home, "missing") }], "SECRET_FILE_UNREADABLE"],
+      [[{ name: "F", file_path: home }], "SECRET_FILE_UNREADABLE"],
+    ];
+    for (const [secrets, code] of cases) {
+      const error = await sdk
+        .createWorkspace({ environment: "debian:12", secrets })
+        .then(() => undefined, (e: unknown) => e as { code: string; message: string; hint: string });
+      expect(error?.code, JSON.stringify(secrets)).toBe(code);
+      expect(`${error?.message} ${error?.hint}`).not.toContain(wrong);
     }
     const unknown = await run(["workspace", "exec", NAME, "--secret-env", "NOPE", "--json", "--", "true"]);
     expect(errorCode(unknown)).toBe("SECRET_NOT_FOUND");
@@ -234,6 +248,27 @@ describe("secrets", () => {
       (await run(["workspace", "diff", NAME, "--json"])).stdout,
     );
     expect(diff.changed).toBe(false);
+  });
+
+  it("secrets: stop and start keep them; the saved memory is the owner's only and gone after start", async () => {
+    expect((await run(["workspace", "stop", NAME])).status).toBe(0);
+    const saved = path.join(stateDir(), "workspaces", id, "vm", "memory.state");
+    // Guest memory holds the tmpfs (docs/secrets.md says so): readable by the owner only.
+    expect(statSync(saved).mode & 0o777).toBe(0o600);
+    expect((await run(["workspace", "start", NAME])).status).toBe(0);
+    expect(existsSync(saved)).toBe(false);
+    const exec = await run([
+      "workspace",
+      "exec",
+      NAME,
+      "--secret-env",
+      "FILE_TOKEN",
+      "--",
+      "sh",
+      "-c",
+      `test "$(cat /run/pyro-secrets/FILE_TOKEN)" = '${FILE_VALUE}' && test "$FILE_TOKEN" = '${FILE_VALUE}' && echo kept`,
+    ]);
+    expect(exec.stdout).toBe("kept\n");
   });
 
   it("secrets: no file under the state directory but secrets.json, and no output, holds a value", async () => {
