@@ -50,7 +50,7 @@ import {
 } from "./workspace/names.js";
 import { redactDeep } from "./workspace/redact.js";
 import { bindWorkspaceRefs } from "./workspace/refs.js";
-import { secretEnv } from "./workspace/secrets.js";
+import { redactionValues, secretEnv } from "./workspace/secrets.js";
 import { pushWorkspaceSync, type SyncPushPayload } from "./workspace/sync.js";
 import { resetWorkspace } from "./workspace/reset.js";
 import { startWorkspace, stopWorkspace } from "./workspace/stop-start.js";
@@ -221,7 +221,7 @@ export class WorkspaceManager {
     if (!useHostCompat(allowHostCompat)) {
       return redactDeep(
         await createWorkspace(this.paths, { ...rest, identity }),
-        identity.secrets.map((s) => s.value),
+        redactionValues(identity.secrets),
       );
     }
     if (identity.secrets.length > 0) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { redactShellRead } from "../../src/core/workspace/shells.js";
 import { REDACTED, redactText, StreamRedactor } from "../../src/core/workspace/redact.js";
+import { redactionValues } from "../../src/core/workspace/secrets.js";
 
 /** The redactor alone: every split point of a value, overlapping values, what it holds back. */
 describe("redaction", () => {
@@ -41,5 +42,13 @@ describe("redaction", () => {
     expect(redactShellRead(read, [value])).toEqual({ ...read, output: "ok ", next_cursor: 103 });
     const ended = { ...read, state: "stopped" };
     expect(redactShellRead(ended, [value]).output).toBe("ok s3cr");
+  });
+
+  it("redact: a token file's trailing newline and a multi-line value's PTY form are redacted too", () => {
+    expect(redactionValues([{ value: "tok\n" }])).toEqual(["tok\n", "tok\r\n", "tok"]);
+    const pem = "-----BEGIN-----\nAAAA\n-----END-----\n";
+    const values = redactionValues([{ value: pem }]);
+    expect(redactText(`key: ${pem.replace(/\n/g, "\r\n")}`, values)).toBe(`key: ${REDACTED}`);
+    expect(redactText("-----BEGIN-----\nAAAA\n-----END-----", values)).toBe(REDACTED);
   });
 });

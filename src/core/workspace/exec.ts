@@ -9,7 +9,7 @@ import { WORKSPACE_GUEST_PATH, workspaceFiles } from "./layout.js";
 import { connectWorkspace, explainLostConnection } from "./lifecycle.js";
 import { readRecord, updateRecord, type ExecutionMode } from "./record.js";
 import { redactHandlers, redactText } from "./redact.js";
-import { readSecrets, secretEnv } from "./secrets.js";
+import { readSecrets, redactionValues, secretEnv } from "./secrets.js";
 
 /** Output kept per stream in each journal entry (the exec result itself keeps up to 16 MiB). */
 export const JOURNAL_OUTPUT_BYTES = STREAMED_CAPTURE_BYTES;
@@ -60,7 +60,7 @@ export async function execWorkspace(
   const startedResetCount = (await readRecord(paths, workspaceId)).reset_count;
   const secrets = await readSecrets(paths, workspaceId);
   const env = secretEnv(secrets, options.secretEnv);
-  const values = secrets.map((s) => s.value);
+  const values = redactionValues(secrets);
   const agent = await connectWorkspace(paths, workspaceId);
   const { stdout, stderr, handlers: captured } = captureOutput(options);
   // Redacted before anything sees it: the caller's stream, the result and the journal.

@@ -171,8 +171,25 @@ export async function readSecrets(
   );
 }
 
+/**
+ * The texts to redact for these secrets: each value, the value without a trailing newline (a
+ * token file usually ends with one, and a command often prints the token without it), and for a
+ * value of several lines its terminal form with \r\n (what a PTY shell prints).
+ */
+export function redactionValues(secrets: readonly { value: string }[]): string[] {
+  const out = new Set<string>();
+  for (const { value } of secrets) {
+    for (const form of [value, value.replace(/\r?\n$/, "")]) {
+      if (form.length === 0) continue;
+      out.add(form);
+      if (form.includes("\n")) out.add(form.replace(/\r?\n/g, "\r\n"));
+    }
+  }
+  return [...out];
+}
+
 export async function secretValues(paths: PyroPaths, workspaceId: string): Promise<string[]> {
-  return (await readSecrets(paths, workspaceId).catch(() => [])).map((s) => s.value);
+  return redactionValues(await readSecrets(paths, workspaceId).catch(() => []));
 }
 
 /**

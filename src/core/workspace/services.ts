@@ -11,7 +11,8 @@ import {
   type ReadinessInput,
 } from "./shell-service-args.js";
 import { supervisorRequest } from "./supervisor-client.js";
-import { readSecrets, secretEnv } from "./secrets.js";
+import { readSecrets, secretEnv, secretValues } from "./secrets.js";
+import { redactText } from "./redact.js";
 
 /**
  * Named background services (a dev server, a database): started by the workspace's supervisor,
@@ -120,7 +121,7 @@ export function statusService(
   });
 }
 
-export function logsService(
+export async function logsService(
   paths: PyroPaths,
   workspaceId: string,
   serviceName: string,
@@ -128,11 +129,30 @@ export function logsService(
 ): Promise<ServiceLogsPayload> {
   checkWorkspaceId(workspaceId);
   const all = options.all === true;
-  return supervisorRequest(paths, workspaceId, "service_logs", {
+  const tail = checkTailLines(options.tailLines, all);
+  const values = await secretValues(paths, workspaceId);
+  // A tail of lines could start inside a secret of several lines: redact everything, then cut.
+  const wholeFirst = tail !== null && values.some((v) => v.includes("\n"));
+  const logs = await supervisorRequest<ServiceLogsPayload>(paths, workspaceId, "service_logs", {
     service_name: checkServiceName(serviceName),
-    tail_lines: checkTailLines(options.tailLines, all),
-    all,
+    tail_lines: wholeFirst ? null : tail,
+    all: all || wholeFirst,
   });
+  if (!wholeFirst) return logs;
+  const cut = (text: string) => {
+    const lines = redactText(text, values).split(/(?<=\n)/);
+    return { text: lines.slice(-tail).join(""), dropped: lines.length > tail };
+  };
+  const out = cut(logs.stdout);
+  const err = cut(logs.stderr);
+  return {
+    ...logs,
+    stdout: out.text,
+    stderr: err.text,
+    tail_lines: tail,
+    stdout_truncated: logs.stdout_truncated || out.dropped,
+    stderr_truncated: logs.stderr_truncated || err.dropped,
+  };
 }
 
 export function stopService(
