@@ -141,7 +141,8 @@ export async function logsService(
   if (!wholeFirst) return logs;
   const cut = (text: string) => {
     const lines = redactText(text, values).split(/(?<=\n)/);
-    return { text: lines.slice(-tail).join(""), dropped: lines.length > tail };
+    const kept = tail === 0 ? [] : lines.slice(-tail);
+    return { text: kept.join(""), dropped: lines.length > kept.length };
   };
   const out = cut(logs.stdout);
   const err = cut(logs.stderr);
