@@ -140,9 +140,15 @@ export async function logsService(
   });
   if (!wholeFirst) return logs;
   const cut = (text: string) => {
-    const lines = redactText(text, values).split(/(?<=\n)/);
-    const kept = tail === 0 ? [] : lines.slice(-tail);
-    return { text: kept.join(""), dropped: lines.length > kept.length };
+    const whole = redactText(text, values);
+    const kept =
+      tail === 0
+        ? ""
+        : whole
+            .split(/(?<=\n)/)
+            .slice(-tail)
+            .join("");
+    return { text: kept, dropped: kept.length < whole.length };
   };
   const out = cut(logs.stdout);
   const err = cut(logs.stderr);
