@@ -4,7 +4,7 @@ import { invalidArgument, PyroError } from "../errors.js";
 import { withLock } from "../lock.js";
 import type { PyroPaths } from "../paths.js";
 import { WORKSPACE_ID_PATTERN, workspacesDir } from "./layout.js";
-import { readRecord, updateRecord, type WorkspaceRecord } from "./record.js";
+import { readRecord, withWorkspaceLock, writeRecord, type WorkspaceRecord } from "./record.js";
 
 /**
  * Workspace names and labels (the original's 3.3): a unique, human name that every operation
@@ -142,15 +142,19 @@ export async function updateWorkspace(
   const labels = checkLabels(options.labels ?? {});
   const cleared = (options.clearLabels ?? []).map(checkLabelKey);
   await readRecord(paths, workspaceId);
-  return withNamesLock(paths, async () => {
-    if (name !== undefined) await ensureNameFree(paths, name, workspaceId);
-    return updateRecord(paths, workspaceId, (record) => {
+  // Workspace lock first, then the names lock: the order create takes them in.
+  return withWorkspaceLock(paths, workspaceId, () =>
+    withNamesLock(paths, async () => {
+      if (name !== undefined) await ensureNameFree(paths, name, workspaceId);
+      const record = await readRecord(paths, workspaceId);
       if (name !== undefined) record.name = name;
       const next: Labels = { ...(record.labels ?? {}) };
       for (const key of cleared) delete next[key];
       record.labels = checkLabels({ ...next, ...labels });
-    });
-  });
+      await writeRecord(paths, record);
+      return record;
+    }),
+  );
 }
 
 /** Does a record carry every one of these labels with the same value? */
