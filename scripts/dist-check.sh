@@ -4,6 +4,7 @@
 # missing from the tarball.
 set -eu
 cd "$(dirname "$0")/.."
+repo=$(pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)
@@ -27,4 +28,24 @@ node --input-type=module -e '
   if (typeof pyro.createServer !== "function" || !Object.values(OPERATIONS).some((op) => op.mcp?.tool === "workspace_reset")) process.exit(1);
   console.log("[dist-check] SDK import ok:", envs.environments.length, "environments");
 '
+
+# The Python SDK: build its wheel offline with Debian's setuptools, install it into a fresh venv
+# (no network, no checkout on sys.path) and run the example against the pyro installed above.
+cp -r "$repo/python" "$work/python-src"
+rm -rf "$work/python-src/tests"
+/usr/bin/python3 -m pip wheel --quiet --no-deps --no-build-isolation --no-index \
+  --wheel-dir "$work/wheels" "$work/python-src"
+wheel=$(ls "$work"/wheels/pyro_mcp-*.whl)
+echo "[dist-check] built $(basename "$wheel")"
+/usr/bin/python3 -m venv "$work/venv"
+"$work/venv/bin/pip" install --quiet --no-index --no-deps "$wheel"
+cd "$work"
+PYTHONPATH= "$work/venv/bin/python" -c '
+import pyro_mcp, sys
+assert pyro_mcp.__file__.startswith(sys.prefix), pyro_mcp.__file__
+print("[dist-check] Python SDK import ok:", pyro_mcp.__version__, len(pyro_mcp.OPERATIONS), "methods")
+'
+PYTHONPATH= PYRO_BIN="$work/app/node_modules/.bin/pyro" "$work/venv/bin/python" \
+  "$repo/examples/python_workspace.py" | tee "$work/example.out"
+grep -q "after reset to baseline, changed since baseline: False" "$work/example.out"
 echo "[dist-check] ok"

@@ -75,7 +75,7 @@ export function addOperationCommand(
     flagFields.push({ field, attribute: option?.attributeName() ?? field, kind });
   }
   for (const extra of cli.extra?.options ?? []) {
-    if (extra.repeat) {
+    if (extra.repeatable) {
       command.option(extra.flag, extra.description, (value: string, previous?: string[]) => [
         ...(previous ?? []),
         value,

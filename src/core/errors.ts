@@ -56,6 +56,8 @@ export type ErrorCode =
   | "WORKSPACE_NAME_TAKEN"
   | "SECRET_NOT_FOUND"
   | "SECRET_FILE_UNREADABLE"
+  | "PORT_IN_USE"
+  | "PUBLISH_NOT_ALLOWED"
   | "INTERNAL";
 
 export interface PyroErrorPayload {

@@ -53,6 +53,7 @@ import { bindWorkspaceRefs } from "./workspace/refs.js";
 import { redactionValues, secretEnv } from "./workspace/secrets.js";
 import { pushWorkspaceSync, type SyncPushPayload } from "./workspace/sync.js";
 import { resetWorkspace } from "./workspace/reset.js";
+import { workspaceNetworkInfo, type WorkspaceNetworkPayload } from "./network/info.js";
 import { startWorkspace, stopWorkspace } from "./workspace/stop-start.js";
 import {
   createSnapshot,
@@ -467,6 +468,11 @@ export class WorkspaceManager {
     return this.guestOnly(workspaceId, "stopService", () =>
       stopService(this.paths, workspaceId, serviceName),
     );
+  }
+
+  /** What a workspace's guest can reach and which service ports are published on the host. */
+  networkInfoWorkspace(workspaceId: string): Promise<WorkspaceNetworkPayload> {
+    return workspaceNetworkInfo(this.paths, workspaceId);
   }
 
   /** Operations that need a guest refuse host_compat workspaces with a typed error. */

@@ -13,6 +13,7 @@ import { processAlive, readPidFile } from "./fs.js";
 import { runsDir, type PyroPaths } from "./paths.js";
 import { checkCommand, checkRange } from "./validate.js";
 import { launchVm } from "./vm-launch.js";
+import type { NetworkPolicy } from "./network/policy.js";
 
 export interface RunOptions {
   environment: string;
@@ -23,6 +24,7 @@ export interface RunOptions {
   timeoutSeconds?: number;
   ttlSeconds?: number;
   network?: boolean;
+  networkPolicy?: NetworkPolicy;
   /**
    * Streamed output; the bytes are still captured (bounded) for the payload. A returned promise
    * holds the guest back until it resolves.

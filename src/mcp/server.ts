@@ -40,10 +40,12 @@ export function createServer(manager: WorkspaceManager): McpServer {
   // answer with a generic "Input validation error" text instead, so tools/call is served here;
   // tools/list stays the SDK's, generated from the same schemas.
   server.server.removeRequestHandler("tools/call");
-  server.server.setRequestHandler(CallToolRequestSchema, async (request) => {
+  server.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const op = tools.get(request.params.name);
     if (!op) throw new McpError(ErrorCode.InvalidParams, `Tool ${request.params.name} not found`);
-    return respond(op, () => invoke(op, manager, request.params.arguments ?? {}, {}, "mcp"));
+    // notifications/cancelled aborts extra.signal: operations that take a signal stop there.
+    const hooks = op.hooks.includes("signal") ? { signal: extra.signal } : {};
+    return respond(op, () => invoke(op, manager, request.params.arguments ?? {}, hooks, "mcp"));
   });
   return server;
 }

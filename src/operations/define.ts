@@ -63,12 +63,12 @@ export interface CliSpec<I> {
   /** Flags that are not input fields and are folded into the input (service readiness). */
   extra?: {
     /** `field`: the input field the flag folds into, so error texts can name it per surface. */
+    /** `repeatable`: the flag may be given several times; fold gets every value, in order. */
     options: readonly {
       flag: string;
       description: string;
       field: FieldName<I>;
-      /** The flag may be given several times; fold gets every value, in order. */
-      repeat?: boolean;
+      repeatable?: boolean;
     }[];
     fold(values: Record<string, string | string[] | undefined>): Partial<I>;
   };

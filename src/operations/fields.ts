@@ -2,6 +2,7 @@ import { z } from "zod";
 import { DEFAULTS, LIMITS } from "../contract.js";
 import { SNAPSHOT_NAME_PATTERN } from "../core/workspace/snapshots.js";
 import { SERVICE_NAME_PATTERN } from "../core/workspace/shell-service-args.js";
+import { NETWORK_POLICIES } from "../core/network/policy.js";
 
 /**
  * Input fields shared by several operations, with their ranges and patterns in the schema itself
@@ -37,7 +38,16 @@ export const fields = {
     LIMITS.ttlSeconds,
     `Seconds until it expires and is removed (default ${DEFAULTS.ttlSeconds}).`,
   ),
-  network: z.boolean().describe("Give the guest user-mode network egress (default off)."),
+  network: z
+    .boolean()
+    .describe(
+      "Give the guest outbound network access: the older spelling of network_policy egress.",
+    ),
+  networkPolicy: z
+    .enum(NETWORK_POLICIES)
+    .describe(
+      "off (default: no network interface), egress (outbound only, QEMU user-mode networking) or egress+published-ports (egress, and services may publish ports on the host's 127.0.0.1).",
+    ),
   allowHostCompat: z
     .boolean()
     .describe(

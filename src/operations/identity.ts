@@ -63,7 +63,7 @@ export const labelFlag = {
   flag: "--label <key=value>",
   description: "a KEY=VALUE label; repeat for several",
   field: "labels",
-  repeat: true,
+  repeatable: true,
 } as const;
 
 export function labelsFromFlags(values: FlagValues): { labels?: Record<string, string> } {
@@ -77,13 +77,13 @@ export const secretFlags = [
     flag: "--secret <name=value>",
     description: "a secret NAME=VALUE (redacted from all output); repeat for several",
     field: "secrets",
-    repeat: true,
+    repeatable: true,
   },
   {
     flag: "--secret-file <name=path>",
     description: "a secret NAME=PATH read from a host file; repeat for several",
     field: "secrets",
-    repeat: true,
+    repeatable: true,
   },
 ] as const;
 
@@ -105,7 +105,7 @@ export const secretEnvFlag = {
   flag: "--secret-env <name[=envvar]>",
   description: "put secret NAME into the environment (as NAME or ENVVAR); repeat for several",
   field: "secret_env",
-  repeat: true,
+  repeatable: true,
 } as const;
 
 export function secretEnvFromFlags(values: FlagValues): { secret_env?: Record<string, string> } {

@@ -1,6 +1,7 @@
 import * as disk from "./disk.js";
 import * as environments from "./environments.js";
 import * as names from "./names.js";
+import * as network from "./network.js";
 import * as services from "./services.js";
 import * as shells from "./shells.js";
 import * as snapshots from "./snapshots.js";
@@ -59,6 +60,7 @@ export const OPERATIONS = {
   statusService: services.statusService,
   logsService: services.logsService,
   stopService: services.stopService,
+  networkInfoWorkspace: network.networkInfoWorkspace,
 } as const;
 
 export type Operations = typeof OPERATIONS;

@@ -17,6 +17,9 @@ export function fieldLabel(op: Operation, field: string, surface: Surface): stri
   const cli = op.cli;
   if (cli?.tail === field) return "the command after `--`";
   if (cli?.args?.includes(field)) return kebab(field).toUpperCase().replace(/-/g, "_");
+  // A field filled by exactly one flag of its own (published_ports by --publish) is that flag.
+  const folded = (cli?.extra?.options ?? []).filter((o) => o.field === field);
+  if (folded.length === 1) return folded[0]?.flag.split(" ")[0] ?? field;
   return (cli?.flags as Record<string, string> | undefined)?.[field] ?? `--${kebab(field)}`;
 }
 

@@ -20,7 +20,7 @@ export const updateWorkspace = defineOperation({
           flag: "--clear-label <key>",
           description: "remove the label KEY; repeat for several",
           field: "clear_labels",
-          repeat: true,
+          repeatable: true,
         },
       ],
       fold: (values) => {

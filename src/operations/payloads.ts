@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { NETWORK_POLICIES } from "../core/network/policy.js";
 
 /**
  * Output schemas: the JSON payloads the manager returns, which the CLI prints with `--json`, the
@@ -161,6 +162,11 @@ export const workspaceRecord = z
     vcpu_count: z.number().int(),
     mem_mib: z.number().int(),
     network: z.boolean(),
+    network_policy: z
+      .enum(NETWORK_POLICIES)
+      .describe(
+        "off (no interface), egress, or egress+published-ports (see workspace_network_info).",
+      ),
     workspace_path: z.string(),
     workspace_seed: workspaceSeed,
     command_count: z.number().int(),
@@ -362,6 +368,15 @@ export const readinessInput = z.discriminatedUnion("type", [
   z.object({ type: z.literal("command"), command: z.string() }).strict(),
 ]);
 
+export const publishedPort = z
+  .object({
+    host: z.literal("127.0.0.1"),
+    host_port: z.number().int(),
+    guest_port: z.number().int(),
+    protocol: z.literal("tcp"),
+  })
+  .strict();
+
 const serviceState = z.enum(["starting", "running", "exited", "stopped", "failed"]);
 
 export const serviceRecord = z
@@ -382,6 +397,9 @@ export const serviceRecord = z
     stop_reason: z.enum(["sigterm", "sigkill"]).nullable(),
     failure_reason: z.string().nullable(),
     execution_mode: executionMode,
+    published_ports: z
+      .array(publishedPort)
+      .describe("Where the service is reachable on the host; emptied when it stops or fails."),
   })
   .strict();
 

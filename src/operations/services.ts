@@ -6,7 +6,26 @@ import { SHELL_SERVICE_LIMITS, type ReadinessInput } from "../core/workspace/she
 import { defineOperation, managerOptions, type HumanOutput, HINTS } from "./define.js";
 import { commandString, fields, wholeNumber } from "./fields.js";
 import { block, lines } from "./human.js";
+import {
+  GUEST_PORT_RANGE,
+  HOST_PORT_RANGE,
+  MAX_PUBLISHED_PORTS,
+  parsePublishFlag,
+  type PortRequest,
+} from "../core/network/ports.js";
 import { readinessInput, serviceList, serviceLogs, serviceRecord } from "./payloads.js";
+
+/** `127.0.0.1:8080->8000,127.0.0.1:8081->9000`: where a service is published. */
+const publishedText = (ports: readonly { host: string; host_port: number; guest_port: number }[]) =>
+  ports.map((p) => `${p.host}:${p.host_port}->${p.guest_port}`).join(",");
+
+/** `--publish` values (repeatable) become the `published_ports` field. */
+function publishFromFlags(values: string | string[] | undefined): {
+  published_ports?: PortRequest[];
+} {
+  if (values === undefined) return {};
+  return { published_ports: (Array.isArray(values) ? values : [values]).map(parsePublishFlag) };
+}
 
 const byName = { workspace_id: fields.workspaceId, service_name: fields.serviceName };
 const serviceArgs = ["workspace_id", "service_name"] as const;
@@ -14,7 +33,7 @@ const serviceArgs = ["workspace_id", "service_name"] as const;
 function summary(prefix: string, r: z.output<typeof serviceRecord>): HumanOutput {
   return {
     stderr: lines(
-      `[${prefix}] workspace_id=${r.workspace_id} service_name=${r.service_name} state=${r.state}${r.pid ? ` pid=${r.pid}` : ""}${r.readiness ? ` readiness=${r.readiness.type}` : ""}${r.ready_at ? ` ready_at=${r.ready_at}` : ""}${r.exit_code !== null ? ` exit_code=${r.exit_code}` : ""}${r.stop_reason ? ` stop_reason=${r.stop_reason}` : ""} execution_mode=${r.execution_mode}`,
+      `[${prefix}] workspace_id=${r.workspace_id} service_name=${r.service_name} state=${r.state}${r.pid ? ` pid=${r.pid}` : ""}${r.readiness ? ` readiness=${r.readiness.type}` : ""}${r.ready_at ? ` ready_at=${r.ready_at}` : ""}${r.exit_code !== null ? ` exit_code=${r.exit_code}` : ""}${r.stop_reason ? ` stop_reason=${r.stop_reason}` : ""}${r.published_ports.length > 0 ? ` published=${publishedText(r.published_ports)}` : ""} execution_mode=${r.execution_mode}`,
     ),
   };
 }
@@ -68,16 +87,26 @@ export const startService = defineOperation({
           description: "ready once this shell command exits 0",
           field: "readiness",
         },
+        {
+          flag: "--publish <port>",
+          description:
+            "publish HOST_PORT:GUEST_PORT (or GUEST_PORT, for a free host port) on 127.0.0.1; repeatable; needs --network-policy egress+published-ports",
+          field: "published_ports",
+          repeatable: true,
+        },
         secretEnvFlag,
       ],
       fold: (values) => ({
+        // The readiness flags are not repeatable: each is one string or absent.
         ...readinessFromFlags(values as Record<string, string | undefined>),
+        ...publishFromFlags(values.publish),
         ...secretEnvFromFlags(values),
       }),
     },
     examples: [
       "pyro workspace service start WORKSPACE_ID app --ready-file .ready -- sh -lc 'touch .ready && while true; do sleep 60; done'",
       "pyro workspace service start WORKSPACE_ID web --ready-http http://127.0.0.1:8000/ -- ./serve.sh",
+      "pyro workspace service start WORKSPACE_ID web --publish 8080:8000 --ready-tcp 127.0.0.1:8000 -- ./serve.sh",
     ],
   },
   description:
@@ -102,6 +131,28 @@ export const startService = defineOperation({
       `Time between probes in ms (default ${SERVICE_DEFAULTS.readyIntervalMs}).`,
     ).optional(),
     secret_env: identityFields.secretEnv.optional(),
+    published_ports: z
+      .array(
+        z
+          .object({
+            host_port: wholeNumber(
+              HOST_PORT_RANGE,
+              "Port on the host's 127.0.0.1; omit or null for a free one.",
+            )
+              .nullable()
+              .optional(),
+            guest_port: wholeNumber(
+              GUEST_PORT_RANGE,
+              "Port the service listens on in the guest (on 0.0.0.0 or 10.0.2.15).",
+            ),
+          })
+          .strict(),
+      )
+      .max(MAX_PUBLISHED_PORTS)
+      .describe(
+        'Publish these guest ports on the host\'s 127.0.0.1 while the service runs (network policy egress+published-ports only); removed when it stops or fails. Example: [{"host_port":8080,"guest_port":8000}].',
+      )
+      .optional(),
   },
   output: serviceRecord,
   run: (manager, input) =>
@@ -134,7 +185,7 @@ export const listServices = defineOperation({
       lines(
         ...list.services.map(
           (s) =>
-            `${s.service_name}  ${s.state}${s.exit_code !== null ? ` (exit ${s.exit_code})` : ""}  ${s.command}`,
+            `${s.service_name}  ${s.state}${s.exit_code !== null ? ` (exit ${s.exit_code})` : ""}${s.published_ports.length > 0 ? `  ${publishedText(s.published_ports)}` : ""}  ${s.command}`,
         ),
       ),
     stderr: lines(
@@ -167,6 +218,8 @@ export const statusService = defineOperation({
       `Readiness: ${record.readiness ? JSON.stringify(record.readiness) : "none"}`,
       `Started: ${record.started_at}`,
     ];
+    if (record.published_ports.length > 0)
+      out.push(`Published: ${publishedText(record.published_ports)}`);
     if (record.pid) out.push(`Pid: ${record.pid}`);
     if (record.ready_at) out.push(`Ready at: ${record.ready_at}`);
     if (record.ended_at) out.push(`Ended at: ${record.ended_at}`);

@@ -41,6 +41,7 @@ export const runInVm = defineOperation({
       .describe("Upper bound on the VM's life in seconds (default 600).")
       .optional(),
     network: fields.network.optional(),
+    network_policy: fields.networkPolicy.optional(),
     allow_host_compat: fields.allowHostCompat.optional(),
   },
   output: runResult,

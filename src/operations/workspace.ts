@@ -48,6 +48,7 @@ export function printWorkspaceSummary(r: z.output<typeof workspaceRecord>): Huma
     `Execution mode: ${r.execution_mode}${r.accelerator ? ` (${r.accelerator})` : ""}`,
     ...(r.boot_path ? [`Boot path: ${r.boot_path}${r.boot_note ? ` (${r.boot_note})` : ""}`] : []),
     `Resources: ${r.vcpu_count} vCPU / ${r.mem_mib} MiB${r.network ? " / network" : ""}`,
+    `Network policy: ${r.network_policy}`,
     `Seed: ${r.workspace_seed.mode}${r.workspace_seed.seed_path ? ` ${r.workspace_seed.seed_path}` : ""} (${r.workspace_seed.entry_count} entries, ${r.workspace_seed.bytes_written} bytes)`,
     `Command count: ${r.command_count}`,
     `Reset count: ${r.reset_count}`,
@@ -79,6 +80,7 @@ export const createWorkspace = defineOperation({
   hints: HINTS.add,
   input: {
     ...guestSpec,
+    network_policy: fields.networkPolicy.optional(),
     seed_path: z
       .string()
       .describe("Host directory or .tar/.tar.gz/.tgz archive to seed /workspace from.")

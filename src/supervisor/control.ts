@@ -13,6 +13,7 @@ import { agentRunner, FreezeWatchdog } from "./freeze.js";
 import type { ClientLink, Multiplexer } from "./mux.js";
 import { ServiceTable } from "./services.js";
 import { ShellTable } from "./shells.js";
+import type { PortForwarder } from "./port-forwarder.js";
 
 /**
  * The supervisor's side of the control messages (src/protocol/supervisor-control.ts): shells and
@@ -30,9 +31,10 @@ export class SupervisorControl {
     private readonly paths: PyroPaths,
     private readonly workspaceId: string,
     capabilities: readonly string[],
+    ports: PortForwarder | null = null,
   ) {
     this.shells = new ShellTable(mux, workspaceId, capabilities);
-    this.services = new ServiceTable(mux, workspaceId, () => this.mirrorCounts());
+    this.services = new ServiceTable(mux, workspaceId, () => this.mirrorCounts(), undefined, ports);
     this.freezer = new FreezeWatchdog(agentRunner(mux, workspaceId), workspaceId);
   }
 

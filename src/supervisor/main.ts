@@ -36,6 +36,7 @@ import { Multiplexer } from "./mux.js";
 import { SupervisorControl } from "./control.js";
 import path from "node:path";
 import { dropSupervisorMallocEnv } from "./node-flags.js";
+import { PortForwarder } from "./port-forwarder.js";
 
 export { BASELINE_DISK_SERIAL, WORKSPACE_DISK_SERIAL };
 /** Where `workspace stop` keeps the VM's saved state (in vm/, so reset throws it away). */
@@ -187,6 +188,7 @@ async function main(): Promise<void> {
         suspended = true;
         mux.suspendAgent();
         await vm.kill();
+        control.services.dropPublished();
         await updateRecord(paths, workspaceId, (r) => {
           r.state = "stopped";
           r.saved_state_bytes = saved.size;
@@ -238,7 +240,15 @@ async function main(): Promise<void> {
   };
 
   // Shells and services: owned here, so they outlive every client and end with this process.
-  const control = new SupervisorControl(mux, paths, workspaceId, vm.hello.capabilities);
+  const control = new SupervisorControl(
+    mux,
+    paths,
+    workspaceId,
+    vm.hello.capabilities,
+    record.network_policy === "egress+published-ports"
+      ? new PortForwarder(path.join(files.vmDir, QMP_SOCKET))
+      : null,
+  );
 
   await fs.rm(files.supervisorSocket, { force: true });
   const server = net.createServer((socket) => mux.attach(socket));

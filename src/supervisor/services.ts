@@ -18,6 +18,8 @@ import { ownExec, sleep, type OwnExec } from "./agent-exec.js";
 import type { Multiplexer } from "./mux.js";
 import { OutputBuffer } from "./output-buffer.js";
 import { settled } from "./shells.js";
+import { checkPortRequests, type PublishedPort } from "../core/network/ports.js";
+import type { PortForwarder } from "./port-forwarder.js";
 
 /** Characters of stdout and of stderr each service keeps (the oldest are dropped). */
 export const SERVICE_LOG_CHARS = 512 * 1024;
@@ -33,6 +35,8 @@ interface Service {
   stderr: OutputBuffer;
   exited: Promise<void>;
   stopping: "sigterm" | "sigkill" | null;
+  /** Set when the process ended: its published ports being removed. */
+  unpublished: Promise<void> | null;
 }
 
 /** The named background services of one workspace, owned by its supervisor. */
@@ -50,6 +54,8 @@ export class ServiceTable {
     /** Called whenever a service changes state (the supervisor mirrors counts into workspace.json). */
     private readonly onChange: (counts: { service_count: number; running_count: number }) => void,
     private readonly stopGraceMs = SERVICE_DEFAULTS.stopGraceSeconds * 1000,
+    /** Present only under network policy egress+published-ports. */
+    private readonly ports: PortForwarder | null = null,
   ) {}
 
   counts(): { service_count: number; running_count: number } {
@@ -66,20 +72,24 @@ export class ServiceTable {
     const timeoutSeconds = checkReadyTimeout(body.ready_timeout_seconds);
     const intervalMs = checkReadyInterval(body.ready_interval_ms);
     const env = checkExecEnv(body.env);
-    const previous = this.services.get(name);
-    if (previous && (previous.record.state === "starting" || previous.record.state === "running")) {
+    const requests = checkPortRequests(body.published_ports);
+    if (requests.length > 0 && !this.ports) {
       throw new PyroError(
-        "SERVICE_EXISTS",
-        `service "${name}" is already ${previous.record.state}`,
+        "PUBLISH_NOT_ALLOWED",
+        `workspace ${this.workspaceId} cannot publish ports: its network policy is not egress+published-ports`,
         {
-          hint: `Stop it first with \`pyro workspace service stop ${this.workspaceId} ${name}\`, or pick another name.`,
+          hint: "Create the workspace with `--network-policy egress+published-ports` to publish service ports.",
         },
       );
     }
-    if (!previous && this.services.size >= MAX_SERVICES) {
-      throw new PyroError("LIMIT_REACHED", `this workspace already has ${MAX_SERVICES} services`, {
-        hint: "Names of stopped services can be reused.",
-      });
+    this.checkFree(name);
+    // Published before the process starts: a taken host port fails the start with nothing running.
+    const published = this.ports && requests.length > 0 ? await this.ports.publish(requests) : [];
+    try {
+      this.checkFree(name);
+    } catch (error) {
+      await this.ports?.unpublish(published);
+      throw error;
     }
     const record: ServiceRecord = {
       workspace_id: this.workspaceId,
@@ -98,6 +108,7 @@ export class ServiceTable {
       stop_reason: null,
       failure_reason: null,
       execution_mode: "guest_agent",
+      published_ports: published,
     };
     const stdout = new OutputBuffer(SERVICE_LOG_CHARS);
     const stderr = new OutputBuffer(SERVICE_LOG_CHARS);
@@ -119,6 +130,7 @@ export class ServiceTable {
       stderr,
       exited: Promise.resolve(),
       stopping: null,
+      unpublished: null,
     };
     service.exited = exec.result.then(
       (exit) => {
@@ -134,10 +146,51 @@ export class ServiceTable {
       record.pid = await exec.started;
     } catch {
       await service.exited;
+      await service.unpublished;
       throw this.failure(service);
     }
-    await this.waitReady(service);
-    return { ...record };
+    try {
+      await this.waitReady(service);
+    } catch (error) {
+      await service.unpublished;
+      throw error;
+    }
+    return { ...record, published_ports: [...record.published_ports] };
+  }
+
+  /** The name is not taken by a live service, and there is room for one more. */
+  private checkFree(name: string): void {
+    const previous = this.services.get(name);
+    if (previous && (previous.record.state === "starting" || previous.record.state === "running")) {
+      throw new PyroError(
+        "SERVICE_EXISTS",
+        `service "${name}" is already ${previous.record.state}`,
+        {
+          hint: `Stop it first with \`pyro workspace service stop ${this.workspaceId} ${name}\`, or pick another name.`,
+        },
+      );
+    }
+    if (!previous && this.services.size >= MAX_SERVICES) {
+      throw new PyroError("LIMIT_REACHED", `this workspace already has ${MAX_SERVICES} services`, {
+        hint: "Names of stopped services can be reused.",
+      });
+    }
+  }
+
+  /**
+   * QEMU is gone (workspace stop saved the VM and ended it), and every forward with it: the
+   * records say so. A service that goes on after `workspace start` is published again by
+   * restarting it with --publish.
+   */
+  dropPublished(): void {
+    for (const service of this.services.values()) service.record.published_ports = [];
+  }
+
+  /** Published ports of running services, for network-info. */
+  published(): { service_name: string; ports: PublishedPort[] }[] {
+    return [...this.services.values()]
+      .filter((s) => s.record.published_ports.length > 0)
+      .map((s) => ({ service_name: s.record.service_name, ports: [...s.record.published_ports] }));
   }
 
   list(): {
@@ -182,6 +235,7 @@ export class ServiceTable {
   async stop(body: Record<string, unknown>): Promise<ServiceRecord> {
     const service = this.get(body.service_name);
     await this.terminate(service);
+    await service.unpublished;
     return { ...service.record };
   }
 
@@ -215,6 +269,10 @@ export class ServiceTable {
 
   private onExit(service: Service, exitCode: number | null, error: string | null): void {
     const r = service.record;
+    // Its ports go with it (stopped, exited or failed): nothing is forwarded to a dead port.
+    const ports = r.published_ports;
+    r.published_ports = [];
+    service.unpublished = this.ports && ports.length > 0 ? this.ports.unpublish(ports) : null;
     r.ended_at = new Date().toISOString();
     r.exit_code = exitCode;
     if (r.state === "failed") {

@@ -33,6 +33,7 @@ describe("cli printers", () => {
       vcpu_count: 1,
       mem_mib: 1024,
       network: false,
+      network_policy: "off",
       workspace_path: "/workspace",
       workspace_seed: {
         mode: "directory",

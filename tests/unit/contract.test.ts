@@ -36,11 +36,11 @@ function expectedFlags(op: (typeof OPERATION_LIST)[number]): string[] {
   if (!cli) return [];
   const shape = op.input.shape as Record<string, z.ZodTypeAny>;
   const flags = Object.keys(shape)
-    // A field that flags of their own fold into (readiness, labels, secrets) has no flag itself.
     .filter(
       (f) =>
         !cli.args?.includes(f) &&
         cli.tail !== f &&
+        // Fields the CLI fills from flags of their own (readiness, published_ports).
         !(cli.extra?.options ?? []).some((o) => o.field === f),
     )
     .map((f) => (cli.flags as Record<string, string> | undefined)?.[f] ?? kebab(f));

@@ -25,6 +25,7 @@ import {
   type WorkspaceRecord,
 } from "./record.js";
 import { buildBaseline } from "./seed.js";
+import type { NetworkPolicy } from "../network/policy.js";
 import { createOverlay } from "../../runtime/qemu/img.js";
 import { markBaseline } from "./snapshots.js";
 import { imageUsage } from "./offline-usage.js";
@@ -44,6 +45,7 @@ export interface CreateWorkspaceOptions {
   memMib?: number;
   ttlSeconds?: number;
   network?: boolean;
+  networkPolicy?: NetworkPolicy;
   seedPath?: string;
   /** Name, labels and secrets, checked by prepareIdentity (identity.ts). */
   identity?: WorkspaceIdentity;

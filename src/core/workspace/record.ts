@@ -7,6 +7,12 @@ import { atomicWriteJson } from "../fs.js";
 import { withLock, type LockHolder, type LockOptions } from "../lock.js";
 import type { PyroPaths } from "../paths.js";
 import { WORKSPACE_GUEST_PATH, WORKSPACE_ID_PATTERN, workspaceFiles } from "./layout.js";
+import {
+  hasNetwork,
+  recordedPolicy,
+  resolveNetworkPolicy,
+  type NetworkPolicy,
+} from "../network/policy.js";
 
 /** The workspace record, `workspace.json`. Validated on every read; written atomically. */
 export const RECORD_SCHEMA_VERSION = 1;
@@ -51,6 +57,8 @@ export interface WorkspaceRecord {
   boot_note?: string | null;
   /** Size of the VM state `workspace stop` saved (checked by `workspace start`). */
   saved_state_bytes?: number | null;
+  /** What the guest may reach (read as `egress`/`off` from records that have only `network`). */
+  network_policy: NetworkPolicy;
   /** Unique human name (`--name`); every operation taking an id takes it too. */
   name?: string | null;
   /** Free-form KEY=VALUE labels (`--label`), filtered on by `workspace list`. */
@@ -72,6 +80,7 @@ export interface WorkspaceSpec {
   memMib: number;
   ttlSeconds: number;
   network: boolean;
+  networkPolicy: NetworkPolicy;
 }
 
 export function checkWorkspaceSpec(options: {
@@ -80,14 +89,17 @@ export function checkWorkspaceSpec(options: {
   memMib?: number;
   ttlSeconds?: number;
   network?: boolean;
+  networkPolicy?: NetworkPolicy;
 }): WorkspaceSpec {
   catalogEntry(options.environment);
+  const networkPolicy = resolveNetworkPolicy(options);
   return {
     environment: options.environment,
     vcpuCount: checkRange("vcpuCount", options.vcpuCount ?? DEFAULTS.vcpuCount),
     memMib: checkRange("memMib", options.memMib ?? DEFAULTS.memMib),
     ttlSeconds: checkRange("ttlSeconds", options.ttlSeconds ?? DEFAULTS.ttlSeconds),
-    network: options.network ?? false,
+    network: hasNetwork(networkPolicy),
+    networkPolicy,
   };
 }
 
@@ -109,6 +121,7 @@ export function newWorkspaceRecord(
     vcpu_count: spec.vcpuCount,
     mem_mib: spec.memMib,
     network: spec.network,
+    network_policy: spec.networkPolicy,
     workspace_path: WORKSPACE_GUEST_PATH,
     workspace_seed: seed,
     command_count: 0,
@@ -165,6 +178,7 @@ export async function readRecord(paths: PyroPaths, workspaceId: string): Promise
   return {
     ...record,
     workspace_path: WORKSPACE_GUEST_PATH,
+    network_policy: recordedPolicy(record as Pick<WorkspaceRecord, "network">),
     name: record.name ?? null,
     labels: record.labels ?? {},
     secrets: record.secrets ?? [],

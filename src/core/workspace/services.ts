@@ -1,5 +1,6 @@
 import type { PyroPaths } from "../paths.js";
-import { checkWorkspaceId } from "./record.js";
+import { PyroError } from "../errors.js";
+import { checkWorkspaceId, readRecord } from "./record.js";
 import {
   checkGuestCwd,
   checkReadiness,
@@ -13,6 +14,7 @@ import {
 import { supervisorRequest } from "./supervisor-client.js";
 import { readSecrets, secretEnv, secretValues } from "./secrets.js";
 import { redactText } from "./redact.js";
+import { checkPortRequests, type PortRequest, type PublishedPort } from "../network/ports.js";
 
 /**
  * Named background services (a dev server, a database): started by the workspace's supervisor,
@@ -38,6 +40,8 @@ export interface ServiceRecord {
   stop_reason: "sigterm" | "sigkill" | null;
   failure_reason: string | null;
   execution_mode: "guest_agent";
+  /** Where the service is reachable on the host (empty when nothing is published). */
+  published_ports: PublishedPort[];
 }
 
 export interface ServiceListPayload {
@@ -69,6 +73,8 @@ export interface StartServiceOptions {
   readyIntervalMs?: number;
   /** Secrets put into the service's environment: `{SECRET_NAME: ENVVAR}` (secrets.ts). */
   secretEnv?: Record<string, string>;
+  /** Ports to publish on the host's 127.0.0.1 (network policy egress+published-ports only). */
+  publishedPorts?: PortRequest[];
 }
 
 /**
@@ -84,6 +90,8 @@ export async function startService(
 ): Promise<ServiceRecord> {
   checkWorkspaceId(workspaceId);
   const env = secretEnv(await readSecrets(paths, workspaceId), options.secretEnv);
+  const publishedPorts = checkPortRequests(options.publishedPorts);
+  if (publishedPorts.length > 0) await checkPublishAllowed(paths, workspaceId);
   const cwd = checkGuestCwd(options.cwd);
   const readyTimeoutSeconds = checkReadyTimeout(options.readyTimeoutSeconds);
   const body = {
@@ -94,6 +102,7 @@ export async function startService(
     ready_timeout_seconds: readyTimeoutSeconds,
     ready_interval_ms: checkReadyInterval(options.readyIntervalMs),
     env,
+    published_ports: publishedPorts,
   };
   // The supervisor may spend the whole readiness timeout, then the stop grace period.
   return supervisorRequest(
@@ -171,4 +180,17 @@ export function stopService(
   return supervisorRequest(paths, workspaceId, "service_stop", {
     service_name: checkServiceName(serviceName),
   });
+}
+
+/** Publishing needs the policy that allows it; said here, before the supervisor is asked. */
+async function checkPublishAllowed(paths: PyroPaths, workspaceId: string): Promise<void> {
+  const record = await readRecord(paths, workspaceId);
+  if (record.network_policy === "egress+published-ports") return;
+  throw new PyroError(
+    "PUBLISH_NOT_ALLOWED",
+    `workspace ${workspaceId} cannot publish ports: its network policy is ${record.network_policy}`,
+    {
+      hint: "Only a workspace created with `--network-policy egress+published-ports` (MCP network_policy, SDK networkPolicy) publishes ports; create one with it, or start the service without --publish.",
+    },
+  );
 }
