@@ -53,13 +53,16 @@ OPERATIONS: dict[str, Op] = {
     "create_workspace": Op(
         "workspace_create",
         (),
-        ("environment", *RESOURCES, "network_policy", "seed_path"),
+        ("environment", *RESOURCES, "network_policy", "seed_path", "name", "labels", "secrets"),
         creates="workspace_id",
     ),
     "status_workspace": Op("workspace_status", W),
-    "list_workspaces": Op("workspace_list"),
+    "list_workspaces": Op("workspace_list", (), ("labels",)),
+    "update_workspace": Op("workspace_update", W, ("name", "labels", "clear_labels")),
     "exec_workspace": Op(
-        "workspace_exec", W, ("command", "timeout_seconds", "max_output_bytes", "wait_seconds")
+        "workspace_exec",
+        W,
+        ("command", "timeout_seconds", "max_output_bytes", "wait_seconds", "secret_env"),
     ),
     "logs_workspace": Op(
         "workspace_logs", W, ("sequence", "stream", "offset", "limit", "wait_seconds")
@@ -87,7 +90,7 @@ OPERATIONS: dict[str, Op] = {
     "create_snapshot": Op("snapshot_create", SNAPSHOT),
     "list_snapshots": Op("snapshot_list", W),
     "delete_snapshot": Op("snapshot_delete", SNAPSHOT),
-    "open_shell": Op("shell_open", W, ("cwd", "cols", "rows")),
+    "open_shell": Op("shell_open", W, ("cwd", "cols", "rows", "secret_env")),
     "read_shell": Op("shell_read", SHELL, ("cursor", "max_chars", "wait_for_idle_ms", "plain")),
     "write_shell": Op("shell_write", SHELL, ("input", "append_newline")),
     "signal_shell": Op("shell_signal", SHELL, ("signal_name",)),
@@ -98,7 +101,7 @@ OPERATIONS: dict[str, Op] = {
         "service_start",
         SERVICE,
         ("command", "cwd", "readiness", "ready_timeout_seconds", "ready_interval_ms")
-        + ("published_ports",),
+        + ("published_ports", "secret_env"),
     ),
     "list_services": Op("service_list", W),
     "status_service": Op("service_status", SERVICE),

@@ -237,12 +237,23 @@ class ReapExpiredResult(TypedDict):
     workspaces: list[str]
 
 
+class CreateWorkspaceSecrets(TypedDict):
+    name: str
+    value: NotRequired[str]
+    file_path: NotRequired[str]
+
+
 class CreateWorkspaceResultWorkspaceSeed(TypedDict):
     mode: Literal["empty", "directory", "tar_archive"]
     seed_path: str | None
     destination: str
     entry_count: int
     bytes_written: int
+
+
+class CreateWorkspaceResultSecrets(TypedDict):
+    name: str
+    source_kind: Literal["literal", "file"]
 
 
 class CreateWorkspaceResult(TypedDict):
@@ -270,6 +281,9 @@ class CreateWorkspaceResult(TypedDict):
     boot_path: NotRequired[Literal["warm", "cold"] | None]
     boot_note: NotRequired[str | None]
     saved_state_bytes: NotRequired[int | None]
+    name: NotRequired[str | None]
+    labels: NotRequired[dict[str, str]]
+    secrets: NotRequired[list[CreateWorkspaceResultSecrets]]
 
 
 class ListWorkspacesResultWorkspaces(TypedDict):
@@ -278,6 +292,8 @@ class ListWorkspacesResultWorkspaces(TypedDict):
     state: Literal["starting", "started", "stopped", "crashed"]
     created_at: str
     expires_at: str
+    name: NotRequired[str | None]
+    labels: NotRequired[dict[str, str]]
 
 
 class ListWorkspacesResultUnreadable(TypedDict):
@@ -467,6 +483,9 @@ class ResetWorkspaceResult(TypedDict):
     boot_path: NotRequired[Literal["warm", "cold"] | None]
     boot_note: NotRequired[str | None]
     saved_state_bytes: NotRequired[int | None]
+    name: NotRequired[str | None]
+    labels: NotRequired[dict[str, str]]
+    secrets: NotRequired[list[CreateWorkspaceResultSecrets]]
     restored_snapshot: str
 
 
@@ -789,6 +808,7 @@ StopVmResult = CreateVmResult
 StatusVmResult = CreateVmResult
 WaitRunResult = RunInVmResult
 StatusWorkspaceResult = CreateWorkspaceResult
+UpdateWorkspaceResult = CreateWorkspaceResult
 StopWorkspaceResult = CreateWorkspaceResult
 StartWorkspaceResult = CreateWorkspaceResult
 DeleteSnapshotResult = CreateSnapshotResult

@@ -62,6 +62,8 @@ export function addOperationCommand(
   for (const [field, schema] of Object.entries(shape)) {
     if (cli.args?.includes(field) || cli.tail === field) continue;
     if ((cli.omit as readonly string[] | undefined)?.includes(field)) continue;
+    // A field that flags of its own fold into (labels, readiness, published ports) has no other.
+    if ((cli.extra?.options ?? []).some((o) => o.field === field)) continue;
     const inner = unwrap(schema);
     const kind =
       inner instanceof z.ZodBoolean

@@ -52,6 +52,17 @@ import {
   type WorkspaceListPayload,
 } from "./workspace/lifecycle.js";
 import { readRecord, type WorkspaceRecord } from "./workspace/record.js";
+import { prepareIdentity, type WorkspaceIdentityOptions } from "./workspace/identity.js";
+import {
+  checkLabels,
+  ensureNameFree,
+  matchesLabels,
+  updateWorkspace,
+  type UpdateWorkspaceOptions,
+} from "./workspace/names.js";
+import { redactDeep } from "./workspace/redact.js";
+import { bindWorkspaceRefs } from "./workspace/refs.js";
+import { redactionValues, secretEnv } from "./workspace/secrets.js";
 import { pushWorkspaceSync, type SyncPushPayload } from "./workspace/sync.js";
 import { resetWorkspace } from "./workspace/reset.js";
 import { workspaceNetworkInfo, type WorkspaceNetworkPayload } from "./network/info.js";
@@ -168,6 +179,8 @@ export class WorkspaceManager {
 
   constructor(options: ManagerOptions = {}) {
     this.paths = resolvePaths(options.home);
+    // Every method that takes a workspace also takes its name, and redacts its secrets.
+    bindWorkspaceRefs(this, this.paths);
   }
 
   async doctor(): Promise<DoctorWithHostCompat> {
@@ -220,12 +233,34 @@ export class WorkspaceManager {
   }
 
   async createWorkspace(
-    options: CreateWorkspaceOptions & HostCompatOption,
+    options: Omit<CreateWorkspaceOptions, "identity"> & HostCompatOption & WorkspaceIdentityOptions,
   ): Promise<WorkspaceRecord> {
-    const { allowHostCompat, ...rest } = options;
-    return useHostCompat(allowHostCompat)
-      ? createHostCompatWorkspace(this.paths, rest)
-      : createWorkspace(this.paths, rest);
+    const { allowHostCompat, name, labels, secrets, ...rest } = options;
+    const identity = await prepareIdentity({ name, labels, secrets });
+    // Early, to fail before building anything; create checks again under the names lock.
+    if (identity.name !== null) await ensureNameFree(this.paths, identity.name);
+    if (!useHostCompat(allowHostCompat)) {
+      return redactDeep(
+        await createWorkspace(this.paths, { ...rest, identity }),
+        redactionValues(identity.secrets),
+      );
+    }
+    if (identity.secrets.length > 0) {
+      throw new PyroError("HOST_COMPAT_UNSUPPORTED", "secrets need a guest", {
+        hint: "Secrets live in the guest's memory; create the workspace on a host that can boot a guest.",
+      });
+    }
+    const record = await createHostCompatWorkspace(this.paths, rest);
+    if (identity.name === null && Object.keys(identity.labels).length === 0) return record;
+    return updateWorkspace(this.paths, record.workspace_id, {
+      ...(identity.name !== null ? { name: identity.name } : {}),
+      labels: identity.labels,
+    });
+  }
+
+  /** Rename or relabel a workspace (names stay unique). */
+  updateWorkspace(workspaceId: string, options: UpdateWorkspaceOptions): Promise<WorkspaceRecord> {
+    return updateWorkspace(this.paths, workspaceId, options);
   }
 
   async statusWorkspace(workspaceId: string): Promise<WorkspaceRecord> {
@@ -236,8 +271,15 @@ export class WorkspaceManager {
     return statusWorkspace(this.paths, workspaceId);
   }
 
-  async listWorkspaces(): Promise<WorkspaceListPayload> {
+  async listWorkspaces(
+    options: { labels?: Record<string, string> } = {},
+  ): Promise<WorkspaceListPayload> {
     const list = await listWorkspaces(this.paths);
+    if (options.labels) {
+      const wanted = checkLabels(options.labels);
+      list.workspaces = list.workspaces.filter((w) => matchesLabels(w, wanted));
+      list.count = list.workspaces.length;
+    }
     for (const entry of list.workspaces) {
       if (
         entry.state === "crashed" &&
@@ -253,6 +295,7 @@ export class WorkspaceManager {
     workspaceId: string,
     options: ExecWorkspaceOptions,
   ): Promise<ExecWorkspacePayload> {
+    if (await isHostCompatWorkspace(this.paths, workspaceId)) secretEnv([], options.secretEnv);
     return (await isHostCompatWorkspace(this.paths, workspaceId))
       ? execHostCompat(this.paths, workspaceId, options)
       : execWorkspace(this.paths, workspaceId, options);

@@ -55,7 +55,9 @@ export const fields = {
     ),
   workspaceId: z
     .string()
-    .describe("Workspace id (12 hex digits), as returned by workspace create."),
+    .describe(
+      "Workspace id (12 hex digits), as returned by workspace create, or the workspace's unique name.",
+    ),
   snapshotName: z
     .string()
     .regex(SNAPSHOT_NAME_PATTERN, "must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

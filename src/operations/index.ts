@@ -1,5 +1,6 @@
 import * as disk from "./disk.js";
 import * as environments from "./environments.js";
+import * as names from "./names.js";
 import * as network from "./network.js";
 import * as files from "./files.js";
 import * as services from "./services.js";
@@ -34,6 +35,7 @@ export const OPERATIONS = {
   createWorkspace: workspace.createWorkspace,
   statusWorkspace: workspace.statusWorkspace,
   listWorkspaces: workspace.listWorkspaces,
+  updateWorkspace: names.updateWorkspace,
   execWorkspace: workspace.execWorkspace,
   logsWorkspace: workspace.logsWorkspace,
   deleteWorkspace: workspace.deleteWorkspace,

@@ -80,7 +80,8 @@ export function invalidInput(
   }
   const [field = "", ...rest] = issue.path.map(String);
   const name = [label(field), ...rest].join(".");
-  const value = valueAt(raw, issue.path);
+  // A secret's value is never echoed, even when it is the wrong type.
+  const value = field === "secrets" ? "[REDACTED]" : valueAt(raw, issue.path);
   if (surface === "cli" && op.cli?.tail === field && (value === undefined || value === "")) {
     return invalidArgument(
       "the command is empty",

@@ -200,6 +200,12 @@ export const workspaceRecord = z
       .nullable()
       .optional()
       .describe("Size of the VM state `workspace stop` saved, while stopped."),
+    name: z.string().nullable().optional().describe("The workspace's unique name, if it has one."),
+    labels: z.record(z.string()).optional().describe("KEY=VALUE labels."),
+    secrets: z
+      .array(z.object({ name: z.string(), source_kind: z.enum(["literal", "file"]) }).strict())
+      .optional()
+      .describe("Names of the workspace's secrets (never their values)."),
   })
   .strict();
 
@@ -213,6 +219,8 @@ export const workspaceList = z
         state: true,
         created_at: true,
         expires_at: true,
+        name: true,
+        labels: true,
       }),
     ),
     unreadable: z.array(z.object({ workspace_id: z.string(), problem: z.string() }).strict()),

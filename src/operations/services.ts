@@ -1,3 +1,4 @@
+import { identityFields, secretEnvFlag, secretEnvFromFlags } from "./identity.js";
 import { z } from "zod";
 import { SERVICE_DEFAULTS } from "../contract.js";
 import { invalidArgument } from "../core/errors.js";
@@ -93,11 +94,13 @@ export const startService = defineOperation({
           field: "published_ports",
           repeatable: true,
         },
+        secretEnvFlag,
       ],
       fold: (values) => ({
         // The readiness flags are not repeatable: each is one string or absent.
         ...readinessFromFlags(values as Record<string, string | undefined>),
         ...publishFromFlags(values.publish),
+        ...secretEnvFromFlags(values),
       }),
     },
     examples: [
@@ -127,6 +130,7 @@ export const startService = defineOperation({
       SHELL_SERVICE_LIMITS.readyIntervalMs,
       `Time between probes in ms (default ${SERVICE_DEFAULTS.readyIntervalMs}).`,
     ).optional(),
+    secret_env: identityFields.secretEnv.optional(),
     published_ports: z
       .array(
         z

@@ -1,3 +1,4 @@
+import { identityFields, secretEnvFlag, secretEnvFromFlags } from "./identity.js";
 import { z } from "zod";
 import { SHELL_DEFAULTS } from "../contract.js";
 import { SHELL_SERVICE_LIMITS } from "../core/workspace/shell-service-args.js";
@@ -41,7 +42,11 @@ export const openShell = defineOperation({
   cli: {
     path: ["workspace", "shell", "open"],
     args: ["workspace_id"],
-    examples: ["pyro workspace shell open WORKSPACE_ID --cwd src --cols 160"],
+    extra: { options: [secretEnvFlag], fold: secretEnvFromFlags },
+    examples: [
+      "pyro workspace shell open WORKSPACE_ID --cwd src --cols 160",
+      "pyro workspace shell open WORKSPACE_ID --secret-env API_TOKEN",
+    ],
   },
   description:
     "Open a PTY running the login shell in a workspace (default cwd /workspace, 120x30). The shell keeps its cwd, environment and running programs across calls until shell close, reset or delete. Use it for interactive programs or state that must persist between commands. Returns shell_id.",
@@ -51,6 +56,7 @@ export const openShell = defineOperation({
     cwd: fields.guestCwd.optional(),
     cols: cols.optional(),
     rows: rows.optional(),
+    secret_env: identityFields.secretEnv.optional(),
   },
   output: shellRecord,
   run: (manager, input) =>

@@ -6,6 +6,15 @@ import { commandString, fields, guestSpec } from "./fields.js";
 import { block, lines } from "./human.js";
 import { hostCompatWarning } from "./vm.js";
 import {
+  identityFields,
+  labelFlag,
+  labelsFromFlags,
+  secretEnvFlag,
+  secretEnvFromFlags,
+  secretFlags,
+  secretsFromFlags,
+} from "./identity.js";
+import {
   resetResult,
   diffResult,
   execResult,
@@ -43,6 +52,17 @@ const diffFilters = {
 export function printWorkspaceSummary(r: z.output<typeof workspaceRecord>): HumanOutput {
   const out = [
     `Workspace ID: ${r.workspace_id}`,
+    ...(r.name ? [`Name: ${r.name}`] : []),
+    ...(r.labels && Object.keys(r.labels).length > 0
+      ? [
+          `Labels: ${Object.entries(r.labels)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(" ")}`,
+        ]
+      : []),
+    ...(r.secrets && r.secrets.length > 0
+      ? [`Secrets: ${r.secrets.map((x) => x.name).join(", ")}`]
+      : []),
     `Environment: ${r.environment}`,
     `State: ${r.state}`,
     `Workspace: ${r.workspace_path}`,
@@ -72,7 +92,14 @@ export const createWorkspace = defineOperation({
   cli: {
     path: ["workspace", "create"],
     args: ["environment"],
-    examples: [`pyro workspace create ${DEFAULT_ENVIRONMENT} --seed-path ./repo`],
+    extra: {
+      options: [labelFlag, ...secretFlags],
+      fold: (values) => ({ ...labelsFromFlags(values), ...secretsFromFlags(values) }),
+    },
+    examples: [
+      `pyro workspace create ${DEFAULT_ENVIRONMENT} --seed-path ./repo`,
+      `pyro workspace create ${DEFAULT_ENVIRONMENT} --name repro-fix --label issue=123 --secret API_TOKEN=...`,
+    ],
   },
   description:
     "Create and start a persistent workspace: a microVM with /workspace seeded from a host directory or .tar/.tar.gz/.tgz archive, and an immutable create-time baseline for diff and reset. Use it when several commands must share files, processes or shells. On a host that cannot boot a guest it is refused unless allow_host_compat is set (then it runs on the host with no isolation; only exec, status, logs and delete work).",
@@ -84,6 +111,9 @@ export const createWorkspace = defineOperation({
       .string()
       .describe("Host directory or .tar/.tar.gz/.tgz archive to seed /workspace from.")
       .optional(),
+    name: identityFields.name.optional(),
+    labels: identityFields.labels.optional(),
+    secrets: identityFields.secrets.optional(),
   },
   output: workspaceRecord,
   run: (manager, input) => manager.createWorkspace(managerOptions(input)),
@@ -111,19 +141,31 @@ export const statusWorkspace = defineOperation({
 export const listWorkspaces = defineOperation({
   sdk: "listWorkspaces",
   mcp: { tool: "workspace_list", title: "List workspaces", profiles: ["workspace-core"] },
-  cli: { path: ["workspace", "list"], examples: ["pyro workspace list"] },
+  cli: {
+    path: ["workspace", "list"],
+    extra: { options: [labelFlag], fold: labelsFromFlags },
+    examples: ["pyro workspace list", "pyro workspace list --label issue=123"],
+  },
   description:
-    "List workspaces with their environment, state, creation and expiry times (expired ones are removed first).",
+    "List workspaces with their name, labels, environment, state, creation and expiry times (expired ones are removed first); labels keeps only those carrying every given label.",
   hints: HINTS.read,
-  input: {},
+  input: {
+    labels: identityFields.labels
+      .describe("Only workspaces with every one of these KEY: VALUE labels.")
+      .optional(),
+  },
   output: workspaceList,
-  run: (manager) => manager.listWorkspaces(),
+  run: (manager, input) => manager.listWorkspaces(managerOptions(input)),
   print: (list) => {
     let stdout = list.count === 0 ? "No workspaces.\n" : "";
     let stderr = "";
     for (const w of list.workspaces) {
       stdout += lines(
-        `${w.workspace_id}  ${w.environment}  ${w.state}  created ${w.created_at}  expires ${w.expires_at}`,
+        `${w.workspace_id}  ${w.name ?? "-"}  ${w.environment}  ${w.state}  created ${w.created_at}  expires ${w.expires_at}${Object.entries(
+          w.labels ?? {},
+        )
+          .map(([k, v]) => `  ${k}=${v}`)
+          .join("")}`,
       );
     }
     for (const u of list.unreadable)
@@ -145,7 +187,11 @@ export const execWorkspace = defineOperation({
     path: ["workspace", "exec"],
     args: ["workspace_id"],
     tail: "command",
-    examples: ["pyro workspace exec WORKSPACE_ID -- sh -c 'make test'"],
+    extra: { options: [secretEnvFlag], fold: secretEnvFromFlags },
+    examples: [
+      "pyro workspace exec WORKSPACE_ID -- sh -c 'make test'",
+      `pyro workspace exec WORKSPACE_ID --secret-env API_TOKEN -- sh -c 'test -n "$API_TOKEN"'`,
+    ],
     // The command lives as long as the calling process: a CLI that returned early would end it.
     omit: ["wait_seconds"],
   },
@@ -158,6 +204,7 @@ export const execWorkspace = defineOperation({
     timeout_seconds: fields.timeoutSeconds.optional(),
     max_output_bytes: outputFields.maxOutputBytes.optional(),
     wait_seconds: outputFields.waitSeconds.optional(),
+    secret_env: identityFields.secretEnv.optional(),
   },
   output: execResult,
   run: (manager, input, hooks) =>

@@ -1,3 +1,4 @@
+import { checkExecEnv } from "../core/workspace/exec-env.js";
 import { StringDecoder } from "node:string_decoder";
 import { SERVICE_DEFAULTS } from "../contract.js";
 import { PyroError } from "../core/errors.js";
@@ -70,6 +71,7 @@ export class ServiceTable {
     const probe = checkReadiness(body.readiness, cwd);
     const timeoutSeconds = checkReadyTimeout(body.ready_timeout_seconds);
     const intervalMs = checkReadyInterval(body.ready_interval_ms);
+    const env = checkExecEnv(body.env);
     const requests = checkPortRequests(body.published_ports);
     if (requests.length > 0 && !this.ports) {
       throw new PyroError(
@@ -114,7 +116,7 @@ export class ServiceTable {
     const errDecoder = new StringDecoder("utf8");
     const exec = ownExec(
       this.mux,
-      { argv: ["/bin/sh", "-c", command], cwd, stdin: false },
+      { argv: ["/bin/sh", "-c", command], cwd, stdin: false, env },
       {
         onStdout: (chunk) => stdout.append(outDecoder.write(chunk)),
         onStderr: (chunk) => stderr.append(errDecoder.write(chunk)),

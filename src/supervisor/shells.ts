@@ -12,6 +12,7 @@ import {
   checkWaitForIdle,
   MAX_IDLE_WAIT_MS,
 } from "../core/workspace/shell-service-args.js";
+import { checkExecEnv } from "../core/workspace/exec-env.js";
 import { ownExec, sleep, type OwnExec } from "./agent-exec.js";
 import type { Multiplexer } from "./mux.js";
 import { OutputBuffer } from "./output-buffer.js";
@@ -59,6 +60,7 @@ export class ShellTable {
     const cwd = checkGuestCwd(body.cwd);
     const cols = checkCols(body.cols);
     const rows = checkRows(body.rows);
+    const env = checkExecEnv(body.env);
     if (!this.capabilities.includes("pty")) {
       throw new PyroError("GUEST_ERROR", "this workspace's guest agent has no PTY support", {
         hint: "Rebuild the agent (`sh scripts/build-agent.sh`) and reset the workspace.",
@@ -88,7 +90,7 @@ export class ShellTable {
     const activity = { at: Date.now() };
     const exec = ownExec(
       this.mux,
-      { argv: LOGIN_SHELL, cwd, pty: true, cols, rows, stdin: true },
+      { argv: LOGIN_SHELL, cwd, pty: true, cols, rows, stdin: true, env },
       {
         onStdout: (chunk) => {
           buffer.append(decoder.write(chunk));

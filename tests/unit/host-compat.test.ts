@@ -179,4 +179,30 @@ describe("host compat mode", () => {
     expect(reaped.isError).toBeFalsy();
     await client.close();
   });
+  it("host-compat: names and labels work, secrets are refused (they need a guest)", async () => {
+    const sdk = new Pyro();
+    await expect(
+      sdk.createWorkspace({
+        environment: "debian:12",
+        allowHostCompat: true,
+        secrets: [{ name: "T", value: "host-compat-secret" }],
+      }),
+    ).rejects.toMatchObject({ code: "HOST_COMPAT_UNSUPPORTED" });
+    const ws = await sdk.createWorkspace({
+      environment: "debian:12",
+      allowHostCompat: true,
+      name: "host-named",
+      labels: { kind: "compat" },
+    });
+    try {
+      expect(ws).toMatchObject({ name: "host-named", labels: { kind: "compat" }, secrets: [] });
+      const exec = await sdk.execWorkspace("host-named", { command: "echo by-name" });
+      expect(exec).toMatchObject({ workspace_id: ws.workspace_id, stdout: "by-name\n" });
+      await expect(
+        sdk.execWorkspace("host-named", { command: "true", secretEnv: { T: "T" } }),
+      ).rejects.toMatchObject({ code: "SECRET_NOT_FOUND" });
+    } finally {
+      await sdk.deleteWorkspace(ws.workspace_id);
+    }
+  });
 });

@@ -19,6 +19,8 @@ import {
 import { WORKSPACE_GUEST_PATH } from "./layout.js";
 import { connectWorkspace, explainLostConnection } from "./lifecycle.js";
 import { readRecord } from "./record.js";
+import { redactHandlers, redactText } from "./redact.js";
+import { readSecrets, redactionValues, secretEnv } from "./secrets.js";
 
 export type { JournalEntry } from "./journal.js";
 
@@ -49,6 +51,8 @@ export interface ExecWorkspaceOptions {
   onCommandProgress?: (progress: CommandProgress) => void;
   /** Aborting ends the command in the guest (its whole process group) and the call fails CANCELLED. */
   signal?: AbortSignal;
+  /** Secrets put into the command's environment: `{SECRET_NAME: ENVVAR}` (secrets.ts). */
+  secretEnv?: Record<string, string>;
 }
 
 export interface ExecWorkspacePayload extends JournalEntry {
@@ -73,11 +77,14 @@ export async function execWorkspace(
   const { resultBytes, waitMs } = checkExecBounds(options);
   if (options.signal?.aborted) throw cancelled();
   const startedResetCount = (await readRecord(paths, workspaceId)).reset_count;
+  const secrets = await readSecrets(paths, workspaceId);
+  const env = secretEnv(secrets, options.secretEnv);
+  const values = redactionValues(secrets);
   const agent = await connectWorkspace(paths, workspaceId);
   let recording: JournalRecording;
   try {
     recording = await beginCommand(paths, workspaceId, {
-      command,
+      command: redactText(command, values),
       executionMode: "guest_agent",
       resultBytes,
     });
@@ -85,13 +92,16 @@ export async function execWorkspace(
     agent.close();
     throw error;
   }
+  // Redacted before anything sees it: the caller's stream, the result and the journal.
+  const { handlers, flush } = redactHandlers(recorderHandlers(recording, options), values);
   const handle = agent.exec(
     {
       argv: ["/bin/sh", "-c", command],
       cwd: WORKSPACE_GUEST_PATH,
       timeoutMs: timeoutSeconds * 1000,
+      env,
     },
-    recorderHandlers(recording, options),
+    handlers,
   );
   let aborted = false;
   const onAbort = () => {
@@ -103,7 +113,10 @@ export async function execWorkspace(
   // Aborted while connecting: the listener never fires for a signal already aborted.
   if (options.signal?.aborted) onAbort();
   const finished = handle.result.then(
-    async (outcome) => recording.finish("finished", outcome),
+    async (outcome) => {
+      await flush();
+      return recording.finish("finished", outcome);
+    },
     async (error: unknown) => {
       await recording.finish("lost");
       // A reset or delete that stopped the VM under this command says so, instead of "crashed".

@@ -22,7 +22,6 @@ import {
   readRecord,
   WORKSPACE_LOCK_HOLD_MS,
   withWorkspaceLock,
-  writeRecord,
   type WorkspaceRecord,
 } from "./record.js";
 import { buildBaseline } from "./seed.js";
@@ -36,6 +35,8 @@ import {
   supervisorPid,
   writeStopReason,
 } from "./processes.js";
+import { writeNewRecord, type WorkspaceIdentity } from "./identity.js";
+import { materializeSecrets } from "./secrets.js";
 import { supervisorMallocEnv, supervisorNodeFlags } from "../../supervisor/node-flags.js";
 
 export interface CreateWorkspaceOptions {
@@ -46,6 +47,8 @@ export interface CreateWorkspaceOptions {
   network?: boolean;
   networkPolicy?: NetworkPolicy;
   seedPath?: string;
+  /** Name, labels and secrets, checked by prepareIdentity (identity.ts). */
+  identity?: WorkspaceIdentity;
 }
 
 /** The supervisor's entry point: compiled JavaScript, also when this module runs from source. */
@@ -135,8 +138,9 @@ export async function createWorkspace(
           state: "starting",
           executionMode: "guest_agent",
         });
-        await writeRecord(paths, record);
+        await writeNewRecord(paths, record, options.identity);
         await startSupervisor(paths, workspaceId, holder);
+        await materializeSecrets(paths, workspaceId);
         await faultPoint("create:supervisor-started", () => supervisorPid(paths, workspaceId));
       } catch (error) {
         await stopWorkspaceProcesses(paths, workspaceId);
@@ -383,7 +387,7 @@ export interface WorkspaceListPayload {
   count: number;
   workspaces: Pick<
     WorkspaceRecord,
-    "workspace_id" | "environment" | "state" | "created_at" | "expires_at"
+    "workspace_id" | "environment" | "state" | "created_at" | "expires_at" | "name" | "labels"
   >[];
   /** Folders that could not be read; reported, never crashed on. */
   unreadable: { workspace_id: string; problem: string }[];
@@ -401,6 +405,8 @@ export async function listWorkspaces(paths: PyroPaths): Promise<WorkspaceListPay
         state: r.state,
         created_at: r.created_at,
         expires_at: r.expires_at,
+        name: r.name ?? null,
+        labels: r.labels ?? {},
       });
     } catch (error) {
       // No record: a create in progress (skipped) or the remains of a killed one (removed).

@@ -59,6 +59,18 @@ export interface WorkspaceRecord {
   saved_state_bytes?: number | null;
   /** What the guest may reach (read as `egress`/`off` from records that have only `network`). */
   network_policy: NetworkPolicy;
+  /** Unique human name (`--name`); every operation taking an id takes it too. */
+  name?: string | null;
+  /** Free-form KEY=VALUE labels (`--label`), filtered on by `workspace list`. */
+  labels?: Record<string, string>;
+  /** Names and sources of the workspace's secrets; never their values. */
+  secrets?: SecretMetadata[];
+}
+
+/** What the record keeps of a secret: its name and where it came from, never its value. */
+export interface SecretMetadata {
+  name: string;
+  source_kind: "literal" | "file";
 }
 
 /** What a workspace is created with, checked (environment known, ranges) and defaults applied. */
@@ -167,6 +179,9 @@ export async function readRecord(paths: PyroPaths, workspaceId: string): Promise
     ...record,
     workspace_path: WORKSPACE_GUEST_PATH,
     network_policy: recordedPolicy(record as Pick<WorkspaceRecord, "network">),
+    name: record.name ?? null,
+    labels: record.labels ?? {},
+    secrets: record.secrets ?? [],
   } as WorkspaceRecord;
 }
 

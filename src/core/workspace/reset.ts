@@ -13,6 +13,7 @@ import {
   writeRecord,
   type WorkspaceRecord,
 } from "./record.js";
+import { materializeSecrets } from "./secrets.js";
 import { BASELINE_SNAPSHOT, internalName, resolveSnapshot } from "./snapshots.js";
 
 /**
@@ -74,6 +75,8 @@ export async function resetWorkspace(
         throw error;
       }
       await faultPoint("reset:booted", () => supervisorPid(paths, id));
+      // A fresh guest has an empty /run: the secrets come back from the host file.
+      await materializeSecrets(paths, id);
     },
     lifecycleLock(paths, id, "reset"),
   );

@@ -12,6 +12,8 @@ import {
   type ReadinessInput,
 } from "./shell-service-args.js";
 import { supervisorRequest } from "./supervisor-client.js";
+import { readSecrets, secretEnv, secretValues } from "./secrets.js";
+import { redactText } from "./redact.js";
 import { checkPortRequests, type PortRequest, type PublishedPort } from "../network/ports.js";
 
 /**
@@ -69,6 +71,8 @@ export interface StartServiceOptions {
   readiness?: ReadinessInput | null;
   readyTimeoutSeconds?: number;
   readyIntervalMs?: number;
+  /** Secrets put into the service's environment: `{SECRET_NAME: ENVVAR}` (secrets.ts). */
+  secretEnv?: Record<string, string>;
   /** Ports to publish on the host's 127.0.0.1 (network policy egress+published-ports only). */
   publishedPorts?: PortRequest[];
 }
@@ -85,6 +89,7 @@ export async function startService(
   options: StartServiceOptions,
 ): Promise<ServiceRecord> {
   checkWorkspaceId(workspaceId);
+  const env = secretEnv(await readSecrets(paths, workspaceId), options.secretEnv);
   const publishedPorts = checkPortRequests(options.publishedPorts);
   if (publishedPorts.length > 0) await checkPublishAllowed(paths, workspaceId);
   const cwd = checkGuestCwd(options.cwd);
@@ -96,6 +101,7 @@ export async function startService(
     readiness: options.readiness ? checkReadiness(options.readiness, cwd) : null,
     ready_timeout_seconds: readyTimeoutSeconds,
     ready_interval_ms: checkReadyInterval(options.readyIntervalMs),
+    env,
     published_ports: publishedPorts,
   };
   // The supervisor may spend the whole readiness timeout, then the stop grace period.
@@ -124,7 +130,7 @@ export function statusService(
   });
 }
 
-export function logsService(
+export async function logsService(
   paths: PyroPaths,
   workspaceId: string,
   serviceName: string,
@@ -132,11 +138,37 @@ export function logsService(
 ): Promise<ServiceLogsPayload> {
   checkWorkspaceId(workspaceId);
   const all = options.all === true;
-  return supervisorRequest(paths, workspaceId, "service_logs", {
+  const tail = checkTailLines(options.tailLines, all);
+  const values = await secretValues(paths, workspaceId);
+  // A tail of lines could start inside a secret of several lines: redact everything, then cut.
+  const wholeFirst = tail !== null && values.some((v) => v.includes("\n"));
+  const logs = await supervisorRequest<ServiceLogsPayload>(paths, workspaceId, "service_logs", {
     service_name: checkServiceName(serviceName),
-    tail_lines: checkTailLines(options.tailLines, all),
-    all,
+    tail_lines: wholeFirst ? null : tail,
+    all: all || wholeFirst,
   });
+  if (!wholeFirst) return logs;
+  const cut = (text: string) => {
+    const whole = redactText(text, values);
+    const kept =
+      tail === 0
+        ? ""
+        : whole
+            .split(/(?<=\n)/)
+            .slice(-tail)
+            .join("");
+    return { text: kept, dropped: kept.length < whole.length };
+  };
+  const out = cut(logs.stdout);
+  const err = cut(logs.stderr);
+  return {
+    ...logs,
+    stdout: out.text,
+    stderr: err.text,
+    tail_lines: tail,
+    stdout_truncated: logs.stdout_truncated || out.dropped,
+    stderr_truncated: logs.stderr_truncated || err.dropped,
+  };
 }
 
 export function stopService(

@@ -14,6 +14,8 @@ import {
 } from "./shell-service-args.js";
 import { toPlainText } from "./plain-text.js";
 import { supervisorRequest } from "./supervisor-client.js";
+import { pendingChars, redactText } from "./redact.js";
+import { readSecrets, secretEnv, secretValues } from "./secrets.js";
 import type { SignalName } from "../../protocol/messages.js";
 
 /**
@@ -65,6 +67,8 @@ export interface OpenShellOptions {
   cwd?: string;
   cols?: number;
   rows?: number;
+  /** Secrets put into the shell's environment: `{SECRET_NAME: ENVVAR}` (secrets.ts). */
+  secretEnv?: Record<string, string>;
 }
 
 export interface ReadShellOptions {
@@ -76,7 +80,7 @@ export interface ReadShellOptions {
   plain?: boolean;
 }
 
-export function openShell(
+export async function openShell(
   paths: PyroPaths,
   workspaceId: string,
   options: OpenShellOptions = {},
@@ -86,6 +90,7 @@ export function openShell(
     cwd: checkGuestCwd(options.cwd),
     cols: checkCols(options.cols),
     rows: checkRows(options.rows),
+    env: secretEnv(await readSecrets(paths, workspaceId), options.secretEnv),
   };
   return supervisorRequest(paths, workspaceId, "shell_open", body);
 }
@@ -111,7 +116,8 @@ export async function readShell(
     MAX_IDLE_WAIT_MS + 30_000,
   );
   const plain = options.plain === true;
-  return { ...read, output: plain ? toPlainText(read.output) : read.output, plain };
+  const redacted = redactShellRead(read, await secretValues(paths, workspaceId));
+  return { ...redacted, output: plain ? toPlainText(redacted.output) : redacted.output, plain };
 }
 
 export function writeShell(
@@ -167,4 +173,22 @@ export function closeShell(
 export function listShells(paths: PyroPaths, workspaceId: string): Promise<ShellListPayload> {
   checkWorkspaceId(workspaceId);
   return supervisorRequest(paths, workspaceId, "shell_list", {});
+}
+
+/**
+ * A read with the secrets redacted. While the shell runs, an end of output that could be the
+ * start of a value is held back (next_cursor stays before it), so the next read sees the value
+ * whole and redacts it: a value split across two reads never shows.
+ */
+export function redactShellRead<R extends { output: string; next_cursor: number; state: string }>(
+  read: R,
+  values: readonly string[],
+): R {
+  if (values.length === 0) return read;
+  const held = read.state === "running" ? pendingChars(read.output, values) : 0;
+  return {
+    ...read,
+    output: redactText(read.output.slice(0, read.output.length - held), values),
+    next_cursor: read.next_cursor - held,
+  };
 }

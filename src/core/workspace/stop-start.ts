@@ -15,6 +15,7 @@ import {
   supervisorStartMs,
 } from "./lifecycle.js";
 import { supervisorPid } from "./processes.js";
+import { materializeSecrets } from "./secrets.js";
 import { readRecord, updateRecord, withWorkspaceLock, type WorkspaceRecord } from "./record.js";
 
 /** Where the supervisor saves a stopped VM (src/supervisor/main.ts MEMORY_STATE_FILE). */
@@ -107,6 +108,8 @@ export async function startWorkspace(paths: PyroPaths, id: string): Promise<Work
         return;
       }
       await startSupervisor(paths, id, holder);
+      // A restored guest still has its tmpfs; writing again is harmless and covers a cold boot.
+      await materializeSecrets(paths, id);
     },
     { operation: "start", holdMs: supervisorStartMs() + 60_000, timeoutMs: supervisorStartMs() },
   );
