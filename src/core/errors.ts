@@ -53,6 +53,7 @@ export type ErrorCode =
   | "DISK_PATH_NOT_FOUND"
   | "VM_SAVE_FAILED"
   | "WORKSPACE_STOPPED"
+  | "DISK_SPACE_LOW"
   | "INTERNAL";
 
 export interface PyroErrorPayload {

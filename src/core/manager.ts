@@ -48,6 +48,7 @@ import {
   BASELINE_SNAPSHOT,
   deleteSnapshot,
   listSnapshots,
+  type SnapshotKind,
   type SnapshotListPayload,
   type SnapshotPayload,
 } from "./workspace/snapshots.js";
@@ -296,9 +297,13 @@ export class WorkspaceManager {
     );
   }
 
-  createSnapshot(workspaceId: string, snapshotName: string): Promise<SnapshotPayload> {
+  createSnapshot(
+    workspaceId: string,
+    snapshotName: string,
+    options: { kind?: SnapshotKind } = {},
+  ): Promise<SnapshotPayload> {
     return this.guestOnly(workspaceId, "createSnapshot", () =>
-      createSnapshot(this.paths, workspaceId, snapshotName),
+      createSnapshot(this.paths, workspaceId, snapshotName, options),
     );
   }
 

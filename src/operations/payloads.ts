@@ -293,6 +293,16 @@ export const snapshotInfo = z
     created_at: iso,
     entry_count: z.number().int().nullable(),
     bytes_written: z.number().int().nullable(),
+    snapshot_kind: z
+      .enum(["workspace", "full"])
+      .describe("workspace: /workspace only; full: memory, processes, shells, services and disks."),
+    disk_bytes: z
+      .number()
+      .int()
+      .nullable()
+      .describe(
+        "Host disk the snapshot's own files take (full snapshots); null for /workspace-only ones.",
+      ),
   })
   .strict();
 
