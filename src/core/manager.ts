@@ -42,6 +42,7 @@ import {
 import { readRecord, type WorkspaceRecord } from "./workspace/record.js";
 import { pushWorkspaceSync, type SyncPushPayload } from "./workspace/sync.js";
 import { resetWorkspace } from "./workspace/reset.js";
+import { forkWorkspace, type ForkOptions, type ForkPayload } from "./workspace/fork.js";
 import { startWorkspace, stopWorkspace } from "./workspace/stop-start.js";
 import {
   createSnapshot,
@@ -328,6 +329,13 @@ export class WorkspaceManager {
       resetWorkspace(this.paths, workspaceId, options),
     );
     return { ...record, restored_snapshot: options.snapshot ?? BASELINE_SNAPSHOT };
+  }
+
+  /** A new workspace from a full snapshot of this one, or from its live state. */
+  forkWorkspace(workspaceId: string, options: ForkOptions = {}): Promise<ForkPayload> {
+    return this.guestOnly(workspaceId, "forkWorkspace", () =>
+      forkWorkspace(this.paths, workspaceId, options),
+    );
   }
 
   /** Save the running VM with its memory and end it; `startWorkspace` resumes it. */

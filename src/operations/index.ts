@@ -1,5 +1,6 @@
 import * as disk from "./disk.js";
 import * as environments from "./environments.js";
+import * as fork from "./fork.js";
 import * as services from "./services.js";
 import * as shells from "./shells.js";
 import * as snapshots from "./snapshots.js";
@@ -57,6 +58,7 @@ export const OPERATIONS = {
   statusService: services.statusService,
   logsService: services.logsService,
   stopService: services.stopService,
+  forkWorkspace: fork.forkWorkspace,
 } as const;
 
 export type Operations = typeof OPERATIONS;

@@ -464,3 +464,13 @@ export const vmNetwork = z
 export const reapResult = z
   .object({ count: z.number().int(), vms: z.array(z.string()), workspaces: z.array(z.string()) })
   .strict();
+
+export const forkResult = workspaceRecord
+  .extend({
+    source_workspace_id: z.string().describe("The workspace this one was forked from."),
+    source_snapshot: z
+      .string()
+      .nullable()
+      .describe("The full snapshot it was forked from; null when forked from the live workspace."),
+  })
+  .strict();
