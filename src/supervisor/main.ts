@@ -268,6 +268,11 @@ async function main(): Promise<void> {
     r.boot_path = launched.bootPath;
     r.boot_note = launched.bootNote;
     r.saved_state_bytes = null;
+    if (restoring) {
+      const counts = control.services.counts();
+      r.service_count = counts.service_count;
+      r.running_service_count = counts.running_count;
+    }
   });
 
   watch(vm);

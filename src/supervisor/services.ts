@@ -206,7 +206,8 @@ export class ServiceTable {
       }
       this.services.set(record.service_name, service);
     }
-    this.changed();
+    // No record write here: the supervisor writes the counts with its first record update
+    // (two updates at once would wait on each other for the workspace lock it holds).
   }
 
   list(): {

@@ -140,7 +140,7 @@ function notFull(id: string, name: string): PyroError {
     "INVALID_ARGUMENT",
     `snapshot "${name}" of workspace ${id} keeps /workspace only; a fork needs a full snapshot`,
     {
-      hint: `Fork the live workspace (leave out the snapshot), or take a full one first (\`pyro workspace snapshot create ${id} NAME --kind full\`).`,
+      hint: `Fork the live workspace (leave out the snapshot), or take a full snapshot first: snapshot create with kind "full" (CLI: \`pyro workspace snapshot create ${id} NAME --kind full\`).`,
     },
   );
 }
