@@ -40,12 +40,17 @@ async function ok(args: string[]): Promise<Record<string, unknown>> {
   return parseJson(result.stdout);
 }
 
-async function shellRead(workspaceId: string, cursor: number): Promise<string> {
-  const read = await ok([
-    "workspace", "shell", "read", workspaceId, "shell-1",
-    "--cursor", String(cursor), "--wait-for-idle-ms", "1500",
-  ]);
-  return String(read.output);
+async function shellRead(workspaceId: string, cursor: number, until?: string): Promise<string> {
+  // Under TCG the echo can lag the write: read until the expected text is there (bounded).
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const read = await ok([
+      "workspace", "shell", "read", workspaceId, "shell-1",
+      "--cursor", String(cursor), "--wait-for-idle-ms", "1000",
+    ]);
+    const output = String(read.output);
+    if (until === undefined || output.includes(until) || Date.now() > deadline) return output;
+  }
 }
 
 async function mcpClient(): Promise<Client> {
@@ -84,7 +89,7 @@ describe("full snapshots", () => {
     await ok(["workspace", "service", "start", id, "web", "--", "sh", "-c", "while :; do date +%s >> /tmp/ticks; sleep 1; done"]);
     await ok(["workspace", "shell", "open", id]);
     await ok(["workspace", "shell", "write", id, "shell-1", "--input", "echo before-$((6*7))"]);
-    before = await shellRead(id, 0);
+    before = await shellRead(id, 0, "before-42\r\n");
     expect(before).toContain("before-42");
     historyBefore = Number((await ok(["workspace", "logs", id])).count);
 
@@ -102,7 +107,7 @@ describe("full snapshots", () => {
     // After the snapshot: another service, more shell input, then a broken root filesystem.
     await ok(["workspace", "service", "start", id, "late", "--", "sleep", "1000"]);
     await ok(["workspace", "shell", "write", id, "shell-1", "--input", "echo after-snapshot"]);
-    expect(await shellRead(id, cursor)).toContain("after-snapshot");
+    expect(await shellRead(id, cursor, "after-snapshot\r\n")).toContain("after-snapshot");
     expect((await wsExec(id, "dpkg -r pyro-demo >/dev/null; rm -f /bin/ls /workspace/notes.txt")).status).toBe(0);
     expect((await wsExec(id, "pyro-demo")).status).not.toBe(0);
 
@@ -130,7 +135,7 @@ describe("full snapshots", () => {
     expect(again.slice(0, cursor)).toBe(before);
     expect(again).not.toContain("after-snapshot");
     await ok(["workspace", "shell", "write", id, "shell-1", "--input", "echo after-reset-$((6*7))"]);
-    expect(await shellRead(id, cursor)).toContain("after-reset-42");
+    expect(await shellRead(id, cursor, "after-reset-42")).toContain("after-reset-42");
     // The journal is the snapshot's (plus the commands run since the reset).
     const history = (await ok(["workspace", "logs", id])).entries as { command: string }[];
     expect(history.length).toBeGreaterThanOrEqual(historyBefore);
