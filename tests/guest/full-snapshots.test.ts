@@ -242,6 +242,22 @@ describe("full snapshots", () => {
     await ok(["workspace", "snapshot", "delete", id, "torn"]);
     expect(readdirSync(folder)).toEqual(["installed"]);
 
+  });
+
+  it("kill -9 of the supervisor right after the save: the snapshot is whole, and a reset to it recovers", async () => {
+    const killed = await pyro(["workspace", "snapshot", "create", id, "whole", "--kind", "full"], {
+      env: { PYRO_FAULT: "full-snapshot:saved", PYRO_FAULT_KILL: "supervisor" },
+    });
+    expect(killed.status, killed.stderr).toBe(0);
+    expect((await snapshots(id)).find((s) => s.snapshot_name === "whole")?.snapshot_kind).toBe("full");
+    expect((await ok(["workspace", "status", id])).state).toBe("crashed");
+    await ok(["workspace", "reset", id, "--snapshot", "whole"]);
+    expect((await wsExec(id, "pyro-demo && cat /workspace/notes.txt")).stdout).toBe("demo-ok\nkept\n");
+    expect((await ok(["workspace", "service", "list", id])).running_count).toBe(1);
+  });
+
+  it("a stopped workspace refuses a full snapshot; full snapshots are deleted with the workspace", async () => {
+    const folder = path.join(stateDir(), "workspaces", id, "full-snapshots");
     // A stopped workspace: refused with a clear error.
     await ok(["workspace", "stop", id]);
     const stopped = await pyro(["workspace", "snapshot", "create", id, "s", "--kind", "full", "--json"]);
