@@ -39,6 +39,7 @@ bench: setup
 	npx tsx bench/memory.ts
 	npx tsx bench/warm.ts
 	npx tsx bench/output.ts
+	npx tsx bench/full-snapshot.ts
 
 demo: setup
 	node dist/src/cli/main.js doctor

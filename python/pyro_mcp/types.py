@@ -495,6 +495,8 @@ class CreateSnapshotResultSnapshot(TypedDict):
     created_at: str
     entry_count: int | None
     bytes_written: int | None
+    snapshot_kind: Literal["workspace", "full"]
+    disk_bytes: int | None
 
 
 class CreateSnapshotResult(TypedDict):
@@ -801,6 +803,38 @@ class SummarizeWorkspaceResult(TypedDict):
     command_count: int
     recent_commands: list[SummarizeWorkspaceResultRecentCommands]
     notes: list[str]
+
+
+class ForkWorkspaceResult(TypedDict):
+    schema_version: int
+    workspace_id: str
+    environment: str
+    state: Literal["starting", "started", "stopped", "crashed"]
+    created_at: str
+    expires_at: str
+    ttl_seconds: int
+    vcpu_count: int
+    mem_mib: int
+    network: bool
+    network_policy: Literal["off", "egress", "egress+published-ports"]
+    workspace_path: str
+    workspace_seed: CreateWorkspaceResultWorkspaceSeed
+    command_count: int
+    reset_count: int
+    last_reset_at: str | None
+    last_error: str | None
+    execution_mode: Literal["guest_agent", "host_compat"]
+    accelerator: str | None
+    service_count: int
+    running_service_count: int
+    boot_path: NotRequired[Literal["warm", "cold"] | None]
+    boot_note: NotRequired[str | None]
+    saved_state_bytes: NotRequired[int | None]
+    name: NotRequired[str | None]
+    labels: NotRequired[dict[str, str]]
+    secrets: NotRequired[list[CreateWorkspaceResultSecrets]]
+    source_workspace_id: str
+    source_snapshot: str | None
 
 
 StartVmResult = CreateVmResult

@@ -68,6 +68,7 @@ export type ErrorCode =
   | "READ_PAST_END"
   | "PATCH_INVALID"
   | "PATCH_CONFLICT"
+  | "DISK_SPACE_LOW"
   | "INTERNAL";
 
 export interface PyroErrorPayload {

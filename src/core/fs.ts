@@ -21,7 +21,7 @@ export async function atomicWriteJson(file: string, value: unknown): Promise<voi
   await atomicWriteFile(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
-async function fsyncDirectory(dir: string): Promise<void> {
+export async function fsyncDirectory(dir: string): Promise<void> {
   const handle = await fs.open(dir, "r");
   try {
     await handle.sync();

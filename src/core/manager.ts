@@ -66,12 +66,14 @@ import { redactionValues, secretEnv } from "./workspace/secrets.js";
 import { pushWorkspaceSync, type SyncPushPayload } from "./workspace/sync.js";
 import { resetWorkspace } from "./workspace/reset.js";
 import { workspaceNetworkInfo, type WorkspaceNetworkPayload } from "./network/info.js";
+import { forkWorkspace, type ForkOptions, type ForkPayload } from "./workspace/fork.js";
 import { startWorkspace, stopWorkspace } from "./workspace/stop-start.js";
 import {
   createSnapshot,
   BASELINE_SNAPSHOT,
   deleteSnapshot,
   listSnapshots,
+  type SnapshotKind,
   type SnapshotListPayload,
   type SnapshotPayload,
 } from "./workspace/snapshots.js";
@@ -403,9 +405,13 @@ export class WorkspaceManager {
     );
   }
 
-  createSnapshot(workspaceId: string, snapshotName: string): Promise<SnapshotPayload> {
+  createSnapshot(
+    workspaceId: string,
+    snapshotName: string,
+    options: { kind?: SnapshotKind } = {},
+  ): Promise<SnapshotPayload> {
     return this.guestOnly(workspaceId, "createSnapshot", () =>
-      createSnapshot(this.paths, workspaceId, snapshotName),
+      createSnapshot(this.paths, workspaceId, snapshotName, options),
     );
   }
 
@@ -430,6 +436,13 @@ export class WorkspaceManager {
       resetWorkspace(this.paths, workspaceId, options),
     );
     return { ...record, restored_snapshot: options.snapshot ?? BASELINE_SNAPSHOT };
+  }
+
+  /** A new workspace from a full snapshot of this one, or from its live state. */
+  forkWorkspace(workspaceId: string, options: ForkOptions = {}): Promise<ForkPayload> {
+    return this.guestOnly(workspaceId, "forkWorkspace", () =>
+      forkWorkspace(this.paths, workspaceId, options),
+    );
   }
 
   /** Save the running VM with its memory and end it; `startWorkspace` resumes it. */

@@ -240,10 +240,12 @@ async function restoreVm(
 export async function resumeVm(
   runDir: string,
   statePath: string,
+  identity: { hostname: string; machineId: string } | null = null,
 ): Promise<{ vm: RunningVm; bootMs: number; plan: VmPlan }> {
   const plan = JSON.parse(await fs.readFile(path.join(runDir, PLAN_FILE), "utf8")) as VmPlan;
   const started = performance.now();
-  const vm = await restoreVm({ ...plan, runDir }, statePath, undefined, {});
+  // A fork also gets a new identity (full snapshots, docs/full-snapshots.md).
+  const vm = await restoreVm({ ...plan, runDir }, statePath, undefined, identity ?? {});
   return { vm, bootMs: Math.round(performance.now() - started), plan };
 }
 

@@ -3,6 +3,7 @@ import * as environments from "./environments.js";
 import * as names from "./names.js";
 import * as network from "./network.js";
 import * as files from "./files.js";
+import * as fork from "./fork.js";
 import * as services from "./services.js";
 import * as shells from "./shells.js";
 import * as snapshots from "./snapshots.js";
@@ -69,6 +70,7 @@ export const OPERATIONS = {
   writeWorkspaceFile: files.writeWorkspaceFile,
   applyWorkspacePatch: files.applyWorkspacePatch,
   summarizeWorkspace: summary.summarizeWorkspace,
+  forkWorkspace: fork.forkWorkspace,
 } as const;
 
 export type Operations = typeof OPERATIONS;

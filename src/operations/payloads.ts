@@ -332,6 +332,16 @@ export const snapshotInfo = z
     created_at: iso,
     entry_count: z.number().int().nullable(),
     bytes_written: z.number().int().nullable(),
+    snapshot_kind: z
+      .enum(["workspace", "full"])
+      .describe("workspace: /workspace only; full: memory, processes, shells, services and disks."),
+    disk_bytes: z
+      .number()
+      .int()
+      .nullable()
+      .describe(
+        "Host disk the snapshot's own files take (full snapshots); null for /workspace-only ones.",
+      ),
   })
   .strict();
 
@@ -504,4 +514,14 @@ export const vmNetwork = z
 
 export const reapResult = z
   .object({ count: z.number().int(), vms: z.array(z.string()), workspaces: z.array(z.string()) })
+  .strict();
+
+export const forkResult = workspaceRecord
+  .extend({
+    source_workspace_id: z.string().describe("The workspace this one was forked from."),
+    source_snapshot: z
+      .string()
+      .nullable()
+      .describe("The full snapshot it was forked from; null when forked from the live workspace."),
+  })
   .strict();

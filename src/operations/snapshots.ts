@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { defineOperation, type HumanOutput, HINTS } from "./define.js";
+import { defineOperation, managerOptions, type HumanOutput, HINTS } from "./define.js";
 import { fields } from "./fields.js";
 import { lines } from "./human.js";
 import { snapshotList, snapshotResult } from "./payloads.js";
@@ -9,7 +9,7 @@ const named = { workspace_id: fields.workspaceId, snapshot_name: fields.snapshot
 function printSnapshot(prefix: string, p: z.output<typeof snapshotResult>): HumanOutput {
   return {
     stderr: lines(
-      `[${prefix}] workspace_id=${p.workspace_id} snapshot_name=${p.snapshot.snapshot_name} kind=${p.snapshot.kind} entry_count=${p.snapshot.entry_count} bytes_written=${p.snapshot.bytes_written}`,
+      `[${prefix}] workspace_id=${p.workspace_id} snapshot_name=${p.snapshot.snapshot_name} kind=${p.snapshot.kind} snapshot_kind=${p.snapshot.snapshot_kind} entry_count=${p.snapshot.entry_count} bytes_written=${p.snapshot.bytes_written}${p.snapshot.disk_bytes === null ? "" : ` disk_bytes=${p.snapshot.disk_bytes}`}`,
     ),
   };
 }
@@ -21,14 +21,30 @@ export const createSnapshot = defineOperation({
   cli: {
     path: ["workspace", "snapshot", "create"],
     args: ["workspace_id", "snapshot_name"],
-    examples: ["pyro workspace snapshot create WORKSPACE_ID checkpoint"],
+    examples: [
+      "pyro workspace snapshot create WORKSPACE_ID checkpoint",
+      "pyro workspace snapshot create WORKSPACE_ID installed --kind full",
+    ],
   },
   description:
-    "Create one named snapshot of the current /workspace tree, taken live (the filesystem is frozen for the instant of the snapshot). Take one before a risky change; workspace reset can restore it.",
+    'Create one named snapshot. kind "workspace" (default) keeps the current /workspace tree, taken live (the filesystem is frozen for the instant of the snapshot). kind "full" keeps the whole running sandbox: memory and processes, shells and services, the root filesystem (installed packages) and /workspace; it costs host disk about the guest\'s memory. Take one before a risky change; workspace reset restores either kind, workspace fork starts a new workspace from a full one.',
   hints: HINTS.add,
-  input: named,
+  input: {
+    ...named,
+    kind: z
+      .enum(["workspace", "full"])
+      .describe(
+        'What to keep: "workspace" (/workspace only, default) or "full" (memory, processes, shells, services, root filesystem and /workspace; the workspace must be running).',
+      )
+      .optional(),
+  },
   output: snapshotResult,
-  run: (manager, input) => manager.createSnapshot(input.workspace_id, input.snapshot_name),
+  run: (manager, input) =>
+    manager.createSnapshot(
+      input.workspace_id,
+      input.snapshot_name,
+      managerOptions(input, ["workspace_id", "snapshot_name"]),
+    ),
   print: (result) => printSnapshot("workspace-snapshot-create", result),
 });
 
@@ -42,7 +58,7 @@ export const listSnapshots = defineOperation({
     examples: ["pyro workspace snapshot list WORKSPACE_ID"],
   },
   description:
-    "List a workspace's snapshots: the implicit baseline first, then named snapshots in creation order.",
+    "List a workspace's snapshots: the implicit baseline first, then named snapshots in creation order, each with its snapshot_kind (workspace or full) and, for full snapshots, disk_bytes on the host.",
   hints: HINTS.read,
   input: { workspace_id: fields.workspaceId },
   output: snapshotList,
@@ -51,7 +67,7 @@ export const listSnapshots = defineOperation({
     stdout: lines(
       ...result.snapshots.map(
         (s) =>
-          `${s.snapshot_name}  ${s.kind}  entry_count=${s.entry_count} bytes_written=${s.bytes_written}  ${s.created_at}`,
+          `${s.snapshot_name}  ${s.kind}  ${s.snapshot_kind}  entry_count=${s.entry_count} bytes_written=${s.bytes_written}  disk_bytes=${s.disk_bytes ?? "-"}  ${s.created_at}`,
       ),
     ),
   }),

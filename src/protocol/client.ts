@@ -567,6 +567,8 @@ export function guestSetup(stream: Duplex, setup: GuestSetup, timeoutMs: number)
       for (let i = 0; i < frames.length; i++) {
         const frame = frames[i] as Frame;
         if (frame.channel === 0 && frame.header.type === T.HELLO) continue;
+        // A VM restored from a full snapshot has processes whose output may come first.
+        if (frame.channel !== 0) continue;
         if (frame.channel === 0 && frame.header.type === T.SETUP_DONE) {
           return finish(undefined, frames.slice(i + 1));
         }

@@ -13,6 +13,9 @@
  * used_bytes, entry_count}; the supervisor thaws it on `thaw` {freeze_id} (answer {was_frozen}),
  * when the requesting connection closes, or when the lease runs out, whichever comes first.
  * `was_frozen: false` means the watchdog thawed first: a snapshot taken meanwhile is not consistent.
+ *
+ * `full_snapshot` {dir, disk_name} pauses the VM and writes a full snapshot into `dir` (a
+ * `.tmp-*` folder under the workspace's full-snapshots/), see src/supervisor/full-snapshot.ts.
  */
 export const CONTROL_REQUEST_TYPES = [
   "shell_open",
@@ -29,6 +32,7 @@ export const CONTROL_REQUEST_TYPES = [
   "service_stop",
   "freeze",
   "thaw",
+  "full_snapshot",
 ] as const;
 
 export type ControlRequestType = (typeof CONTROL_REQUEST_TYPES)[number];

@@ -1,7 +1,12 @@
 import { execHeader, guestError, type ExecRequest } from "../protocol/client.js";
 import { CreditGranter } from "../protocol/flow.js";
 import type { Frame } from "../protocol/frame.js";
-import { MAX_CHUNK_BYTES, MESSAGE_TYPES as T, type SignalName } from "../protocol/messages.js";
+import {
+  MAX_CHUNK_BYTES,
+  MAX_WINDOW_BYTES,
+  MESSAGE_TYPES as T,
+  type SignalName,
+} from "../protocol/messages.js";
 import type { Multiplexer } from "./mux.js";
 
 /**
@@ -31,12 +36,23 @@ export interface OwnExec {
   resize(cols: number, rows: number): void;
 }
 
+/**
+ * A process the agent already runs on `channel` (a VM restored from a full snapshot): no exec is
+ * sent; both sides' credit is set to the clamp (we grant the maximum, the agent clamps at it), so
+ * credit frames lost with the old host cannot stall the channel.
+ */
+export interface AdoptedExec {
+  channel: number;
+  pid: number;
+}
+
 export function ownExec(
   mux: Multiplexer,
   request: OwnExecRequest,
   handlers: { onStdout?: (chunk: Buffer) => void; onStderr?: (chunk: Buffer) => void } = {},
+  adopt?: AdoptedExec,
 ): OwnExec {
-  const channel = mux.allocateAgentChannel();
+  const channel = adopt?.channel ?? mux.allocateAgentChannel();
   let done = false;
   let resolveStarted!: (pid: number) => void;
   let rejectStarted!: (error: Error) => void;
@@ -54,9 +70,12 @@ export function ownExec(
   started.catch(() => undefined);
   result.catch(() => undefined);
 
-  const credit = new CreditGranter((bytes) => {
-    if (!done) mux.sendToAgent(channel, { type: T.CREDIT, bytes });
-  });
+  const credit = new CreditGranter(
+    (bytes) => {
+      if (!done) mux.sendToAgent(channel, { type: T.CREDIT, bytes });
+    },
+    ...(adopt ? [MAX_WINDOW_BYTES] : []),
+  );
   const deliver = (chunk: Buffer, handler: ((chunk: Buffer) => void) | undefined) => {
     try {
       credit.limit.spend(chunk.length);
@@ -106,7 +125,12 @@ export function ownExec(
         return;
     }
   });
-  mux.sendToAgent(channel, execHeader(request));
+  if (adopt) {
+    resolveStarted(adopt.pid);
+    mux.sendToAgent(channel, { type: T.CREDIT, bytes: MAX_WINDOW_BYTES });
+  } else {
+    mux.sendToAgent(channel, execHeader(request));
+  }
   return {
     channel,
     started,
@@ -134,3 +158,17 @@ export function ownExec(
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A process that had already ended when a full snapshot was taken: nothing to send, ever. */
+export function endedExec(channel: number, exitCode: number | null): OwnExec {
+  const exit: OwnExecExit = { exitCode: exitCode ?? 255, signal: null, timedOut: false };
+  return {
+    channel,
+    started: Promise.resolve(0),
+    result: Promise.resolve(exit),
+    done: true,
+    write: () => undefined,
+    signal: () => undefined,
+    resize: () => undefined,
+  };
+}

@@ -23,6 +23,9 @@ export class SupervisorControl {
   readonly shells: ShellTable;
   readonly services: ServiceTable;
   readonly freezer: FreezeWatchdog;
+  /** Set by the supervisor's main: a full snapshot needs the VM and its files. */
+  fullSnapshot: (body: Record<string, unknown>) => Promise<object> = () =>
+    Promise.reject(new PyroError("GUEST_ERROR", "full snapshots are not available here"));
   private recordWrite: Promise<void> = Promise.resolve();
   private written = { service_count: 0, running_count: 0 };
 
@@ -108,6 +111,8 @@ export class SupervisorControl {
         return this.freezer.freeze(client, body);
       case "thaw":
         return this.freezer.thaw(client, body);
+      case "full_snapshot":
+        return this.fullSnapshot(body);
     }
   }
 

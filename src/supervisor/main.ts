@@ -38,6 +38,8 @@ import { SupervisorControl } from "./control.js";
 import path from "node:path";
 import { dropSupervisorMallocEnv } from "./node-flags.js";
 import { PortForwarder } from "./port-forwarder.js";
+import { adoptHostState, takeFullSnapshot } from "./full-snapshot.js";
+import { readRestorePlan, type PendingRestore } from "./restore-plan.js";
 
 export { BASELINE_DISK_SERIAL, WORKSPACE_DISK_SERIAL };
 /** Where `workspace stop` keeps the VM's saved state (in vm/, so reset throws it away). */
@@ -65,8 +67,19 @@ async function main(): Promise<void> {
   await fs.mkdir(files.vmDir, { recursive: true });
   let launched: Pick<LaunchedVm, "vm" | "bootPath" | "bootNote"> & { accelerator: string | null };
   const statePath = path.join(files.vmDir, MEMORY_STATE_FILE);
+  let restoring: PendingRestore | undefined;
   try {
-    if (record.state === "stopped") {
+    restoring = await readRestorePlan(files.vmDir);
+    if (restoring) {
+      // Reset to, or fork from, a full snapshot: that VM, its processes, shells and services.
+      const resumed = await resumeVm(files.vmDir, restoring.statePath, restoring.identity);
+      launched = {
+        vm: resumed.vm,
+        bootPath: "warm",
+        bootNote: null,
+        accelerator: resumed.plan.accelerator,
+      };
+    } else if (record.state === "stopped") {
       // `workspace start`: the VM `workspace stop` saved, with its processes and shells.
       const resumed = await resumeVm(files.vmDir, statePath);
       await fs.rm(statePath, { force: true });
@@ -251,6 +264,11 @@ async function main(): Promise<void> {
       ? new PortForwarder(path.join(files.vmDir, QMP_SOCKET))
       : null,
   );
+  control.fullSnapshot = (body) => takeFullSnapshot({ mux, control, files, workspaceId }, body);
+  if (restoring) {
+    adoptHostState({ mux, control, workspaceId }, restoring.host);
+    await restoring.done();
+  }
 
   await fs.rm(files.supervisorSocket, { force: true });
   const server = net.createServer((socket) => mux.attach(socket));
@@ -262,6 +280,11 @@ async function main(): Promise<void> {
     r.boot_path = launched.bootPath;
     r.boot_note = launched.bootNote;
     r.saved_state_bytes = null;
+    if (restoring) {
+      const counts = control.services.counts();
+      r.service_count = counts.service_count;
+      r.running_service_count = counts.running_count;
+    }
   });
 
   watch(vm);

@@ -140,6 +140,21 @@ export class Multiplexer {
     this.agent.write(encodeFrame(channel, header, payload));
   }
 
+  /**
+   * For a full snapshot: the next channel number and the channels open now. A VM restored from
+   * it goes on numbering from there, and ends the channels nobody takes back.
+   */
+  saveChannels(): { next: number; open: number[] } {
+    return {
+      next: this.nextAgentChannel,
+      open: [...this.routes.keys(), ...this.ownChannelHandlers.keys()].filter((c) => c > 0),
+    };
+  }
+
+  continueChannelsFrom(next: number): void {
+    if (Number.isSafeInteger(next) && next > 0 && next < 0x7ffffff0) this.nextAgentChannel = next;
+  }
+
   allocateAgentChannel(): number {
     const channel = this.nextAgentChannel;
     this.nextAgentChannel = channel >= 0x7ffffff0 ? 1 : channel + 1;

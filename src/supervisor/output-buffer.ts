@@ -17,6 +17,11 @@ export interface BufferRead {
   end_cursor: number;
 }
 
+export interface SavedBuffer {
+  start: number;
+  text: string;
+}
+
 export class OutputBuffer {
   private chunks: string[] = [];
   private first = 0; // absolute cursor of chunks[0][0]
@@ -60,6 +65,19 @@ export class OutputBuffer {
         this.size -= excess;
       }
     }
+  }
+
+  /** What a full snapshot keeps: the text held and where it starts (cursors stay valid). */
+  save(): SavedBuffer {
+    return { start: this.first, text: this.slice(this.first, this.end) };
+  }
+
+  /** A buffer as `save` left it (a full snapshot's shell or service output). */
+  static restore(limit: number, saved: SavedBuffer): OutputBuffer {
+    const buffer = new OutputBuffer(limit);
+    buffer.first = Math.max(0, Math.floor(saved.start));
+    buffer.append(saved.text);
+    return buffer;
   }
 
   /** Up to `maxChars` characters from `cursor`; a cursor past the end reads nothing at the end. */

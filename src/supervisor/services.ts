@@ -14,9 +14,9 @@ import {
   type Readiness,
 } from "../core/workspace/shell-service-args.js";
 import type { ServiceLogsPayload, ServiceRecord } from "../core/workspace/services.js";
-import { ownExec, sleep, type OwnExec } from "./agent-exec.js";
+import { endedExec, ownExec, sleep, type OwnExec } from "./agent-exec.js";
 import type { Multiplexer } from "./mux.js";
-import { OutputBuffer } from "./output-buffer.js";
+import { OutputBuffer, type SavedBuffer } from "./output-buffer.js";
 import { settled } from "./shells.js";
 import { checkPortRequests, type PublishedPort } from "../core/network/ports.js";
 import type { PortForwarder } from "./port-forwarder.js";
@@ -37,6 +37,15 @@ interface Service {
   stopping: "sigterm" | "sigkill" | null;
   /** Set when the process ended: its published ports being removed. */
   unpublished: Promise<void> | null;
+}
+
+/** A service as a full snapshot keeps it (src/supervisor/full-snapshot.ts). */
+export interface SavedService {
+  record: ServiceRecord;
+  channel: number;
+  done: boolean;
+  stdout: SavedBuffer;
+  stderr: SavedBuffer;
 }
 
 /** The named background services of one workspace, owned by its supervisor. */
@@ -191,6 +200,72 @@ export class ServiceTable {
     return [...this.services.values()]
       .filter((s) => s.record.published_ports.length > 0)
       .map((s) => ({ service_name: s.record.service_name, ports: [...s.record.published_ports] }));
+  }
+
+  /** Names of services still waiting to become ready: a full snapshot waits for none. */
+  starting(): string[] {
+    return [...this.services.values()]
+      .filter((s) => s.record.state === "starting")
+      .map((s) => s.record.service_name);
+  }
+
+  /** The table as a full snapshot keeps it (the VM is paused while this runs). */
+  save(): SavedService[] {
+    return [...this.services.values()].map((s) => ({
+      record: { ...s.record },
+      channel: s.exec.channel,
+      done: s.exec.done,
+      stdout: s.stdout.save(),
+      stderr: s.stderr.save(),
+    }));
+  }
+
+  /** Take back the services of a VM restored from a full snapshot (same agent channels). */
+  adopt(saved: SavedService[], workspaceId: string): void {
+    for (const s of saved) {
+      // Published ports are host forwards of the QEMU that took the snapshot; the restored VM
+      // has none, so the restored record lists none (start the service again to publish).
+      const record: ServiceRecord = { ...s.record, workspace_id: workspaceId, published_ports: [] };
+      const stdout = OutputBuffer.restore(SERVICE_LOG_CHARS, s.stdout);
+      const stderr = OutputBuffer.restore(SERVICE_LOG_CHARS, s.stderr);
+      const running = !s.done && (record.state === "running" || record.state === "starting");
+      const outDecoder = new StringDecoder("utf8");
+      const errDecoder = new StringDecoder("utf8");
+      const exec = running
+        ? ownExec(
+            this.mux,
+            { argv: ["/bin/sh", "-c", record.command] },
+            {
+              onStdout: (chunk) => stdout.append(outDecoder.write(chunk)),
+              onStderr: (chunk) => stderr.append(errDecoder.write(chunk)),
+            },
+            { channel: s.channel, pid: record.pid ?? 0 },
+          )
+        : endedExec(s.channel, record.exit_code);
+      const service: Service = {
+        record,
+        probe: null,
+        exec,
+        stdout,
+        stderr,
+        exited: Promise.resolve(),
+        stopping: null,
+        unpublished: null,
+      };
+      if (running) {
+        service.exited = exec.result.then(
+          (exit) => {
+            stdout.append(outDecoder.end());
+            stderr.append(errDecoder.end());
+            this.onExit(service, exit.exitCode, null);
+          },
+          (error: Error) => this.onExit(service, null, error.message),
+        );
+      }
+      this.services.set(record.service_name, service);
+    }
+    // No record write here: the supervisor writes the counts with its first record update
+    // (two updates at once would wait on each other for the workspace lock it holds).
   }
 
   list(): {

@@ -13,9 +13,9 @@ import {
   MAX_IDLE_WAIT_MS,
 } from "../core/workspace/shell-service-args.js";
 import { checkExecEnv } from "../core/workspace/exec-env.js";
-import { ownExec, sleep, type OwnExec } from "./agent-exec.js";
+import { endedExec, ownExec, sleep, type OwnExec } from "./agent-exec.js";
 import type { Multiplexer } from "./mux.js";
-import { OutputBuffer } from "./output-buffer.js";
+import { OutputBuffer, type SavedBuffer } from "./output-buffer.js";
 import type {
   ShellReadPayload as HostShellReadPayload,
   ShellRecord,
@@ -38,6 +38,14 @@ interface Shell {
   /** Time of the last output or input: `--wait-for-idle-ms` waits for it to be old enough. */
   activity: { at: number };
   exited: Promise<void>;
+}
+
+/** A shell as a full snapshot keeps it (src/supervisor/full-snapshot.ts). */
+export interface SavedShell {
+  record: ShellRecord;
+  channel: number;
+  done: boolean;
+  buffer: SavedBuffer;
 }
 
 /** The PTY shells of one workspace, owned by its supervisor. */
@@ -114,6 +122,62 @@ export class ShellTable {
     record.pid = await exec.started; // a bad cwd rejects here, before the shell is listed
     this.shells.set(shellId, shell);
     return { ...record };
+  }
+
+  /** The table as a full snapshot keeps it (the VM is paused while this runs). */
+  save(): { next_id: number; shells: SavedShell[] } {
+    return {
+      next_id: this.nextId,
+      shells: [...this.shells.values()].map((s) => ({
+        record: { ...s.record },
+        channel: s.exec.channel,
+        done: s.exec.done,
+        buffer: s.buffer.save(),
+      })),
+    };
+  }
+
+  /**
+   * Take back the shells of a VM restored from a full snapshot: the agent still runs them on the
+   * same channels, so output, input and cursors go on where the snapshot was taken.
+   */
+  adopt(saved: { next_id: number; shells: SavedShell[] }, workspaceId: string): void {
+    this.nextId = Math.max(this.nextId, saved.next_id);
+    for (const s of saved.shells) {
+      const record: ShellRecord = { ...s.record, workspace_id: workspaceId };
+      const buffer = OutputBuffer.restore(SHELL_BUFFER_CHARS, s.buffer);
+      const decoder = new StringDecoder("utf8");
+      const activity = { at: Date.now() };
+      const running = record.state === "running" && !s.done;
+      const exec = running
+        ? ownExec(
+            this.mux,
+            { argv: LOGIN_SHELL },
+            {
+              onStdout: (chunk) => {
+                buffer.append(decoder.write(chunk));
+                activity.at = Date.now();
+              },
+            },
+            { channel: s.channel, pid: record.pid ?? 0 },
+          )
+        : endedExec(s.channel, record.exit_code);
+      const exited = running
+        ? exec.result.then(
+            (exit) => {
+              buffer.append(decoder.end());
+              record.state = "stopped";
+              record.exit_code = exit.exitCode;
+              record.ended_at = new Date().toISOString();
+            },
+            () => {
+              record.state = "stopped";
+              record.ended_at = new Date().toISOString();
+            },
+          )
+        : Promise.resolve();
+      this.shells.set(record.shell_id, { record, exec, buffer, activity, exited });
+    }
   }
 
   async read(body: Record<string, unknown>): Promise<ShellReadPayload> {

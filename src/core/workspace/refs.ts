@@ -5,7 +5,8 @@ import { secretValues } from "./secrets.js";
 
 /**
  * The manager methods whose first argument is a workspace: each takes an id or a unique name.
- * A method added to the manager that takes a workspace first belongs here too.
+ * A method added to the manager that takes a workspace first belongs here too
+ * (tests/unit/workspace-refs.test.ts checks it).
  */
 export const WORKSPACE_REF_METHODS = [
   "statusWorkspace",
@@ -38,6 +39,12 @@ export const WORKSPACE_REF_METHODS = [
   "logsService",
   "stopService",
   "networkInfoWorkspace",
+  "listWorkspaceFiles",
+  "readWorkspaceFile",
+  "writeWorkspaceFile",
+  "applyWorkspacePatch",
+  "summarizeWorkspace",
+  "forkWorkspace",
 ] as const;
 
 type AsyncMethod = (this: unknown, ...args: unknown[]) => Promise<unknown>;

@@ -15,6 +15,7 @@ import {
 } from "./record.js";
 import { materializeSecrets } from "./secrets.js";
 import { BASELINE_SNAPSHOT, internalName, resolveSnapshot } from "./snapshots.js";
+import { prepareFullRestore } from "./full-snapshots.js";
 
 /**
  * Rebuild the whole sandbox instead of repairing it: stop the VM, restore /workspace to a
@@ -48,20 +49,27 @@ export async function resetWorkspace(
       await faultPoint("reset:stopped");
       await applyInternalSnapshot(files.workspaceDisk, internalName(snapshot.snapshot_name));
       await faultPoint("reset:applied");
-      // A fresh root: /tmp, installed packages and every process from before are gone.
-      await fs.rm(files.vmDir, { recursive: true, force: true });
-      await fs.rm(files.journal, { force: true });
-      await fs.rm(journalOutputDir(paths, id), { recursive: true, force: true });
+      // A full snapshot brings its VM back (root, memory, journal, shells, services); any
+      // other a fresh root: /tmp, installed packages and every process from before are gone.
+      const full =
+        snapshot.snapshot_kind === "full"
+          ? await prepareFullRestore(paths, { id, name: snapshot.snapshot_name }, id, null)
+          : undefined;
+      if (!full) {
+        await fs.rm(files.vmDir, { recursive: true, force: true });
+        await fs.rm(files.journal, { force: true });
+        await fs.rm(journalOutputDir(paths, id), { recursive: true, force: true });
+      }
       await fs.rm(files.supervisorSocket, { force: true });
       const record = await readRecord(paths, id);
       await writeRecord(paths, {
         ...record,
         state: "starting",
-        command_count: 0,
+        command_count: full?.command_count ?? 0,
         reset_count: record.reset_count + 1,
         last_reset_at: new Date().toISOString(),
         last_error: null,
-        service_count: 0,
+        service_count: full?.service_count ?? 0,
         running_service_count: 0,
       });
       await faultPoint("reset:before-boot");

@@ -23,6 +23,12 @@ import { statusWorkspace, supervisorPid } from "./lifecycle.js";
 import { SupervisorClient } from "./supervisor-client.js";
 import { faultPoint } from "../fault.js";
 import { readRecord, withWorkspaceLock } from "./record.js";
+import {
+  readFullMeta,
+  removeFullSnapshot,
+  removeUnlistedFullSnapshots,
+  writeFullSnapshot,
+} from "./full-snapshots.js";
 
 /**
  * Named snapshots of /workspace, kept as qcow2 internal snapshots of workspace.qcow2, so taking,
@@ -51,7 +57,13 @@ export interface SnapshotInfo {
   created_at: string;
   entry_count: number;
   bytes_written: number;
+  /** What it keeps: /workspace only (2.8), or the whole running sandbox (full-snapshots.ts). */
+  snapshot_kind: SnapshotKind;
+  /** Host disk its own files take (full snapshots); null when it shares workspace.qcow2. */
+  disk_bytes: number | null;
 }
+
+export type SnapshotKind = "workspace" | "full";
 
 export interface SnapshotPayload {
   workspace_id: string;
@@ -80,6 +92,8 @@ async function readIndex(paths: PyroPaths, id: string): Promise<SnapshotInfo[]> 
     ? value.snapshots.map(({ size_bytes, ...s }: SnapshotInfo & { size_bytes?: number }) => ({
         ...s,
         bytes_written: s.bytes_written ?? size_bytes ?? 0,
+        snapshot_kind: s.snapshot_kind ?? "workspace",
+        disk_bytes: s.disk_bytes ?? null,
       }))
     : [];
 }
@@ -114,21 +128,49 @@ export function checkSnapshotName(
 export async function markBaseline(
   paths: PyroPaths,
   id: string,
-  info: Omit<SnapshotInfo, "snapshot_name" | "kind">,
+  info: Omit<SnapshotInfo, "snapshot_name" | "kind" | "snapshot_kind" | "disk_bytes">,
 ): Promise<void> {
   await createInternalSnapshot(
     workspaceFiles(paths, id).workspaceDisk,
     internalName(BASELINE_SNAPSHOT),
   );
-  await writeIndex(paths, id, [{ snapshot_name: BASELINE_SNAPSHOT, kind: "baseline", ...info }]);
+  await writeBaselineIndex(paths, id, info);
+}
+
+/** An index listing only the baseline (a new workspace, or a fork). */
+export async function writeBaselineIndex(
+  paths: PyroPaths,
+  id: string,
+  info: Omit<SnapshotInfo, "snapshot_name" | "kind" | "snapshot_kind" | "disk_bytes">,
+): Promise<void> {
+  await writeIndex(paths, id, [
+    {
+      snapshot_name: BASELINE_SNAPSHOT,
+      kind: "baseline",
+      ...info,
+      snapshot_kind: "workspace",
+      disk_bytes: null,
+    },
+  ]);
 }
 
 /** The index entries whose disk snapshot exists; disk snapshots nobody lists are removed. */
 async function reconcile(paths: PyroPaths, id: string, owner: DiskOwner): Promise<SnapshotInfo[]> {
   const disk = new Set(await listInternalSnapshots(workspaceFiles(paths, id).workspaceDisk));
   const index = await readIndex(paths, id);
-  const listed = index.filter((s) => disk.has(internalName(s.snapshot_name)));
+  const listed: SnapshotInfo[] = [];
+  for (const s of index) {
+    if (!disk.has(internalName(s.snapshot_name))) continue;
+    // A full snapshot is listed only while its folder is whole (meta.json is written last).
+    if (s.snapshot_kind === "full" && !(await readFullMeta(paths, id, s.snapshot_name))) continue;
+    listed.push(s);
+  }
   if (listed.length !== index.length) await writeIndex(paths, id, listed);
+  await removeUnlistedFullSnapshots(
+    paths,
+    id,
+    new Set(listed.filter((s) => s.snapshot_kind === "full").map((s) => s.snapshot_name)),
+  );
   const known = new Set(listed.map((s) => internalName(s.snapshot_name)));
   // A booting VM holds the disk and has no QMP yet: orphans wait for the next operation.
   if (owner === "starting") return listed;
@@ -237,7 +279,9 @@ export async function createSnapshot(
   paths: PyroPaths,
   id: string,
   name: string,
+  options: { kind?: SnapshotKind } = {},
 ): Promise<SnapshotPayload> {
+  const snapshotKind = checkSnapshotKind(options.kind);
   return withSnapshotIndex(paths, id, name, async (running, existing) => {
     if (existing.some((s) => s.snapshot_name === name)) {
       throw new PyroError(
@@ -247,6 +291,21 @@ export async function createSnapshot(
           hint: `Delete it first (\`pyro workspace snapshot delete ${id} ${name}\`) or choose another name.`,
         },
       );
+    }
+    if (snapshotKind === "full") {
+      if (!running) throw fullNeedsRunning(id, (await statusWorkspace(paths, id)).state);
+      const full = await writeFullSnapshot(paths, id, name, internalName(name));
+      const info: SnapshotInfo = {
+        snapshot_name: name,
+        kind: "named",
+        created_at: full.created_at,
+        entry_count: full.entry_count,
+        bytes_written: full.used_bytes,
+        snapshot_kind: "full",
+        disk_bytes: full.disk_bytes,
+      };
+      await writeIndex(paths, id, [...existing, info]);
+      return { workspace_id: id, snapshot: info };
     }
     const usage = running
       ? await liveSnapshot(paths, id, internalName(name))
@@ -258,6 +317,8 @@ export async function createSnapshot(
       created_at: new Date().toISOString(),
       entry_count: usage.entry_count,
       bytes_written: usage.used_bytes,
+      snapshot_kind: "workspace",
+      disk_bytes: null,
     };
     await writeIndex(paths, id, [...existing, info]);
     return { workspace_id: id, snapshot: info };
@@ -330,9 +391,31 @@ export async function deleteSnapshot(
       existing.filter((s) => s !== target),
     );
     await faultPoint("snapshot-delete:index-done", () => supervisorPid(paths, id));
+    if (target.snapshot_kind === "full") await removeFullSnapshot(paths, id, name);
     await deleteDiskSnapshot(paths, id, internalName(name), running);
     return { workspace_id: id, snapshot: target };
   });
+}
+
+function checkSnapshotKind(kind: unknown): SnapshotKind {
+  if (kind === undefined || kind === "workspace" || kind === "full") return kind ?? "workspace";
+  throw invalidArgument(
+    `invalid snapshot kind "${String(kind)}"`,
+    'Use "workspace" (/workspace only, the default) or "full" (memory, processes and disks).',
+  );
+}
+
+function fullNeedsRunning(id: string, state: string): PyroError {
+  return new PyroError(
+    "WORKSPACE_NOT_RUNNING",
+    `a full snapshot keeps a running sandbox, and workspace ${id} is ${state}`,
+    {
+      hint:
+        state === "stopped"
+          ? `Start it first (\`pyro workspace start ${id}\`), or take a /workspace-only snapshot.`
+          : `Recover it with \`pyro workspace reset ${id}\`, or take a /workspace-only snapshot.`,
+    },
+  );
 }
 
 export function unknownSnapshot(id: string, name: string, existing: SnapshotInfo[]): PyroError {
