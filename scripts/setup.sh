@@ -4,7 +4,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PACKAGES="qemu-system-x86 qemu-utils e2fsprogs debootstrap busybox-static musl-tools cpio util-linux"
+PACKAGES="qemu-system-x86 qemu-utils e2fsprogs debootstrap busybox-static musl-tools cpio util-linux skopeo umoci docker-registry"
 missing=""
 for pkg in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"

@@ -53,6 +53,11 @@ export type ErrorCode =
   | "DISK_PATH_NOT_FOUND"
   | "VM_SAVE_FAILED"
   | "WORKSPACE_STOPPED"
+  | "IMAGE_REFERENCE_INVALID"
+  | "IMAGE_PULL_FAILED"
+  | "IMAGE_UNSAFE"
+  | "ENVIRONMENT_EXISTS"
+  | "ENVIRONMENT_BUILD_STEP_FAILED"
   | "INTERNAL";
 
 export interface PyroErrorPayload {

@@ -1,4 +1,5 @@
 import type { ProgressListener } from "../environments/build.js";
+import type { PullImageOptions } from "../environments/oci/pull.js";
 import { doctor, type DoctorPayload } from "./doctor.js";
 import {
   inspectEnvironment,
@@ -178,8 +179,12 @@ export class WorkspaceManager {
     return listEnvironments(this.paths);
   }
 
-  pullEnvironment(name: string, onProgress?: ProgressListener): Promise<EnvironmentPullPayload> {
-    return pullEnvironment(this.paths, name, onProgress);
+  pullEnvironment(
+    name: string,
+    onProgress?: ProgressListener,
+    options?: PullImageOptions,
+  ): Promise<EnvironmentPullPayload> {
+    return pullEnvironment(this.paths, name, onProgress, options);
   }
 
   inspectEnvironment(name: string): Promise<EnvironmentInspectPayload> {

@@ -1,6 +1,6 @@
 import fs from "node:fs/promises";
 import { DEFAULTS } from "../../contract.js";
-import { catalogEntry } from "../../environments/catalog.js";
+import { checkEnvironmentName } from "../../environments/local.js";
 import { PyroError } from "../errors.js";
 import { checkRange } from "../validate.js";
 import { atomicWriteJson } from "../fs.js";
@@ -69,7 +69,7 @@ export function checkWorkspaceSpec(options: {
   ttlSeconds?: number;
   network?: boolean;
 }): WorkspaceSpec {
-  catalogEntry(options.environment);
+  checkEnvironmentName(options.environment);
   return {
     environment: options.environment,
     vcpuCount: checkRange("vcpuCount", options.vcpuCount ?? DEFAULTS.vcpuCount),

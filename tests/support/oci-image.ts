@@ -1,0 +1,156 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import fs from "node:fs/promises";
+import net from "node:net";
+import path from "node:path";
+import { promisify } from "node:util";
+import { gzipSync } from "node:zlib";
+
+/**
+ * Test images and a real registry: OCI layouts written by hand (so tests control every layer
+ * byte, hostile ones included), pushed with skopeo to Debian's docker-registry on a loopback port.
+ */
+const run = promisify(execFile);
+
+const sha256 = (data: Buffer | string): string =>
+  `sha256:${createHash("sha256").update(data).digest("hex")}`;
+
+export interface ImageSpec {
+  /** Uncompressed tar layers, bottom first. */
+  layers: Buffer[];
+  env?: string[];
+  workingDir?: string;
+}
+
+/** Write a one-image OCI layout (gzip layers) with tag "latest"; returns the layer digests. */
+export async function writeOciLayout(dir: string, spec: ImageSpec): Promise<string[]> {
+  const blobs = path.join(dir, "blobs", "sha256");
+  await fs.mkdir(blobs, { recursive: true });
+  const put = async (data: Buffer | string) => {
+    const digest = sha256(data);
+    await fs.writeFile(path.join(blobs, digest.slice(7)), data);
+    return { digest, size: Buffer.byteLength(data) };
+  };
+  const layers = [];
+  for (const tar of spec.layers) {
+    layers.push({
+      mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+      ...(await put(gzipSync(tar))),
+    });
+  }
+  const config = JSON.stringify({
+    architecture: "amd64",
+    os: "linux",
+    config: {
+      Env: spec.env ?? ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+      ...(spec.workingDir ? { WorkingDir: spec.workingDir } : {}),
+    },
+    rootfs: { type: "layers", diff_ids: spec.layers.map((tar) => sha256(tar)) },
+  });
+  const configBlob = await put(config);
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    config: { mediaType: "application/vnd.oci.image.config.v1+json", ...configBlob },
+    layers,
+  });
+  const manifestBlob = await put(manifest);
+  await fs.writeFile(path.join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+  await fs.writeFile(
+    path.join(dir, "index.json"),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [
+        {
+          mediaType: "application/vnd.oci.image.manifest.v1+json",
+          ...manifestBlob,
+          annotations: { "org.opencontainers.image.ref.name": "latest" },
+        },
+      ],
+    }),
+  );
+  return layers.map((layer) => layer.digest);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === "object" && address
+          ? resolve(address.port)
+          : reject(new Error("no port")),
+      );
+    });
+  });
+}
+
+export interface TestRegistry {
+  host: string;
+  storage: string;
+  push(layout: string, repository: string): Promise<void>;
+  /** Path of a blob's data in the registry's storage (to damage it). */
+  blobData(digest: string): string;
+  stop(): Promise<void>;
+}
+
+/** Debian's docker-registry on 127.0.0.1 (plain HTTP), storing under `dir`. */
+export async function startRegistry(dir: string): Promise<TestRegistry> {
+  const port = await freePort();
+  const storage = path.join(dir, "storage");
+  await fs.mkdir(storage, { recursive: true });
+  const config = path.join(dir, "config.yml");
+  await fs.writeFile(
+    config,
+    [
+      "version: 0.1",
+      "log:",
+      "  level: error",
+      "storage:",
+      "  filesystem:",
+      `    rootdirectory: ${storage}`,
+      "  delete:",
+      "    enabled: true",
+      "http:",
+      `  addr: 127.0.0.1:${port}`,
+      "",
+    ].join("\n"),
+  );
+  const child: ChildProcess = spawn("docker-registry", ["serve", config], { stdio: "ignore" });
+  const host = `127.0.0.1:${port}`;
+  for (let tries = 0; ; tries++) {
+    const up = await fetch(`http://${host}/v2/`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (up) break;
+    if (tries > 100) throw new Error("docker-registry did not start");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    host,
+    storage,
+    push: async (layout, repository) => {
+      await run("skopeo", [
+        "copy",
+        "--quiet",
+        "--dest-tls-verify=false",
+        `oci:${layout}:latest`,
+        `docker://${host}/${repository}`,
+      ]);
+    },
+    blobData: (digest) =>
+      path.join(
+        storage,
+        "docker/registry/v2/blobs/sha256",
+        digest.slice(7, 9),
+        digest.slice(7),
+        "data",
+      ),
+    stop: async () => {
+      child.kill("SIGTERM");
+      await new Promise((resolve) => child.once("exit", resolve));
+    },
+  };
+}
