@@ -3,7 +3,9 @@ import path from "node:path";
 import { CATALOG, CATALOG_VERSION, catalogEntry, installDirName } from "../environments/catalog.js";
 import { buildEnvironment, type ProgressListener } from "../environments/build.js";
 import { inspectAll, inspectInstall, type InstalledEnvironment } from "../environments/store.js";
+import { buildDerived, hashCopies, inputsDigest } from "../environments/derive.js";
 import {
+  checkLocalName,
   isCatalogName,
   listLocal,
   type LocalEnvironment,
@@ -340,4 +342,139 @@ async function pruneLocal(paths: PyroPaths): Promise<EnvironmentPrunePayload["re
 async function localBuildInProgress(dir: string): Promise<boolean> {
   const owner = Number(await fs.readFile(path.join(dir, "owner"), "utf8").catch(() => ""));
   return Number.isInteger(owner) && owner > 0 && processAlive(owner);
+}
+
+export interface EnvironmentBuildOptions {
+  name: string;
+  from: string;
+  steps: string[];
+  copies?: { hostPath: string; guestPath: string }[];
+  network?: boolean;
+  stepTimeoutSeconds?: number;
+  onProgress?: ProgressListener;
+  onStdout?: (chunk: Buffer) => unknown;
+  onStderr?: (chunk: Buffer) => unknown;
+  signal?: AbortSignal;
+}
+
+export interface EnvironmentBuildPayload extends EnvironmentInspectPayload {
+  /** false when an environment with the same inputs already existed and was reused. */
+  built: boolean;
+}
+
+/** What a base environment is, for provenance: an image digest, build digest or catalog build. */
+async function baseIdentity(
+  paths: PyroPaths,
+  name: string,
+): Promise<{
+  install: InstalledEnvironment;
+  digest: string;
+  imageEnv: string[];
+  workingDir: string | null;
+}> {
+  const install = await ensureEnvironment(paths, name);
+  if (isCatalogName(name)) {
+    return {
+      install,
+      digest: `catalog:${name}@${install.built_at ?? "unknown"}`,
+      imageEnv: [],
+      workingDir: null,
+    };
+  }
+  const described = describeLocal((await readLocal(paths, name)) as LocalEnvironment);
+  return {
+    install,
+    digest: described.digest ?? "unknown",
+    imageEnv: described.image_env,
+    workingDir: described.working_dir,
+  };
+}
+
+/**
+ * `env build NAME --from BASE --run CMD...`: a derived environment. Same inputs (base identity,
+ * steps, copied file contents, network) reuse the existing result; a failing step saves nothing.
+ */
+export async function buildLocalEnvironment(
+  paths: PyroPaths,
+  options: EnvironmentBuildOptions,
+): Promise<EnvironmentBuildPayload> {
+  checkLocalName(options.name, "NAME");
+  if (isCatalogName(options.name)) {
+    throw new PyroError("ENVIRONMENT_EXISTS", `${options.name} is a catalog environment`, {
+      hint: "Choose another NAME for the derived environment (e.g. my-project:1).",
+    });
+  }
+  if (options.steps.length === 0) {
+    throw new PyroError("INVALID_ARGUMENT", "a build needs at least one step", {
+      hint: "Pass --run CMD (repeat it for more steps).",
+    });
+  }
+  const base = await baseIdentity(paths, options.from);
+  const copies = await hashCopies(options.copies ?? []);
+  const partial = {
+    base: options.from,
+    base_digest: base.digest,
+    steps: options.steps,
+    copies,
+    network: options.network ?? false,
+  };
+  const source = { kind: "build" as const, ...partial, inputs_digest: inputsDigest(partial) };
+  const lock = path.join(
+    environmentsDir(paths),
+    ".locks",
+    path.basename(localDir(paths, options.name)),
+  );
+  return withLock(
+    lock,
+    async () => {
+      const before = await readLocal(paths, options.name);
+      if (before?.manifest && before.manifest.source.kind !== "build") {
+        throw new PyroError(
+          "ENVIRONMENT_EXISTS",
+          `${options.name} is an environment pulled from an image`,
+          { hint: "Choose another NAME for the derived environment." },
+        );
+      }
+      if (
+        before?.install.installed &&
+        before.manifest?.source.kind === "build" &&
+        before.manifest.source.inputs_digest === source.inputs_digest
+      ) {
+        return { ...describeLocal(before), built: false };
+      }
+      await buildDerived(
+        paths,
+        {
+          name: options.name,
+          base: base.install,
+          baseDigest: base.digest,
+          baseImageEnv: base.imageEnv,
+          baseWorkingDir: base.workingDir,
+          steps: options.steps,
+          copies: options.copies ?? [],
+          network: options.network ?? false,
+          stepTimeoutSeconds: options.stepTimeoutSeconds ?? 1800,
+          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+          onOutput: {
+            ...(options.onStdout ? { onStdout: options.onStdout } : {}),
+            ...(options.onStderr ? { onStderr: options.onStderr } : {}),
+          },
+          ...(options.signal ? { signal: options.signal } : {}),
+        },
+        source,
+      );
+      const after = await readLocal(paths, options.name);
+      if (!after?.install.installed) {
+        throw new PyroError(
+          "ENVIRONMENT_BUILD_FAILED",
+          `built ${options.name} but it does not verify`,
+          {
+            hint: "Run `pyro env prune` and build again.",
+          },
+        );
+      }
+      return { ...describeLocal(after), built: true };
+    },
+    { what: `the install lock of ${options.name}` },
+  );
 }

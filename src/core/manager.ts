@@ -6,6 +6,9 @@ import {
   listEnvironments,
   pruneEnvironments,
   pullEnvironment,
+  buildLocalEnvironment,
+  type EnvironmentBuildOptions,
+  type EnvironmentBuildPayload,
   type EnvironmentInspectPayload,
   type EnvironmentListPayload,
   type EnvironmentPrunePayload,
@@ -185,6 +188,10 @@ export class WorkspaceManager {
     options?: PullImageOptions,
   ): Promise<EnvironmentPullPayload> {
     return pullEnvironment(this.paths, name, onProgress, options);
+  }
+
+  buildEnvironment(options: EnvironmentBuildOptions): Promise<EnvironmentBuildPayload> {
+    return buildLocalEnvironment(this.paths, options);
   }
 
   inspectEnvironment(name: string): Promise<EnvironmentInspectPayload> {

@@ -11,7 +11,9 @@ import {
   environmentList,
   environmentPrune,
   environmentPull,
+  environmentBuild,
 } from "./payloads.js";
+import { PyroError } from "../core/errors.js";
 
 const yesNo = (value: boolean): string => (value ? "yes" : "no");
 
@@ -217,3 +219,105 @@ function printInspect(e: EnvironmentInspectPayload): string {
   if (e.problem) out.push(`Problem: ${e.problem} (fix: pyro env pull ${e.name})`);
   return lines(...out);
 }
+
+/** `--copy HOST:GUEST`: the guest path is absolute, so the split is at the last ":/". */
+export function parseCopy(spec: string): { hostPath: string; guestPath: string } {
+  const at = spec.lastIndexOf(":/");
+  const hostPath = at > 0 ? spec.slice(0, at) : "";
+  const guestPath = at > 0 ? spec.slice(at + 1) : "";
+  if (!hostPath || !guestPath || guestPath.includes("\0") || guestPath.endsWith("/")) {
+    throw new PyroError("INVALID_ARGUMENT", `copy "${spec}" is not HOST_PATH:GUEST_PATH`, {
+      hint: "Write each copy as HOST_FILE:/absolute/guest/file, e.g. ./requirements.txt:/opt/app/requirements.txt.",
+    });
+  }
+  return { hostPath, guestPath };
+}
+
+export const buildEnvironment = defineOperation({
+  sdk: "buildEnvironment",
+  sdkArgs: ["name"],
+  hooks: ["onProgress", "onStdout", "onStderr", "signal"],
+  mcp: { tool: "vm_build_environment", title: "Build environment" },
+  cli: {
+    path: ["env", "build"],
+    args: ["name"],
+    extra: {
+      options: [
+        {
+          flag: "--run <command...>",
+          description: "a shell command to run in the base (repeat for more steps, in order)",
+          field: "steps",
+        },
+        {
+          flag: "--copy <host:guest...>",
+          description: "copy a host file to an absolute guest path before the steps (repeatable)",
+          field: "copies",
+        },
+      ],
+      fold: (flags) => {
+        const list = (value: unknown): string[] =>
+          Array.isArray(value) ? value.map(String) : value === undefined ? [] : [String(value)];
+        const values = flags as Record<string, unknown>;
+        return { steps: list(values.run), copies: list(values.copy) };
+      },
+    },
+    examples: [
+      "pyro env build py:1 --from debian:12 --network --run 'apt-get update' --run 'apt-get install -y python3'",
+      "pyro env build tools:1 --from 127.0.0.1:5000/tools:1 --copy ./setup.sh:/opt/setup.sh --run 'sh /opt/setup.sh'",
+    ],
+    notes:
+      "Boots --from, copies the files in, runs each --run step in order, and saves the root filesystem as a new environment NAME with its provenance (base and its digest, steps, copied files' digests). A failing step prints its output and saves nothing. The same inputs reuse the saved result.",
+  },
+  description:
+    "Build a derived environment: boot a base environment, copy files in, run setup commands, and save the result as a new environment (for example a toolchain) that every create and reset then starts from. Same inputs reuse the result.",
+  hints: HINTS.update,
+  input: {
+    name: z.string().min(1).max(200).describe("Name of the new environment, e.g. my-project:1."),
+    from: z
+      .string()
+      .min(1)
+      .max(512)
+      .describe("Base environment: a catalog name or a pulled or built one."),
+    steps: z
+      .array(z.string().min(1).max(65536))
+      .min(1)
+      .max(100)
+      .describe("Shell commands run in order as root in the base (CLI: --run, repeatable)."),
+    copies: z
+      .array(z.string().min(3).max(8192))
+      .max(100)
+      .optional()
+      .describe(
+        "Host files to copy in first, each HOST_PATH:/guest/path (CLI: --copy, repeatable).",
+      ),
+    network: z.boolean().optional().describe("Give the build VM network access (downloads)."),
+    step_timeout_seconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(86400)
+      .optional()
+      .describe("Time limit of each step (default 1800)."),
+  },
+  output: environmentBuild,
+  run: (manager, input, hooks) =>
+    manager.buildEnvironment({
+      name: input.name,
+      from: input.from,
+      steps: input.steps,
+      copies: (input.copies ?? []).map(parseCopy),
+      ...(input.network !== undefined ? { network: input.network } : {}),
+      ...(input.step_timeout_seconds !== undefined
+        ? { stepTimeoutSeconds: input.step_timeout_seconds }
+        : {}),
+      ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
+      ...(hooks.onStdout ? { onStdout: hooks.onStdout } : {}),
+      ...(hooks.onStderr ? { onStderr: hooks.onStderr } : {}),
+      ...(hooks.signal ? { signal: hooks.signal } : {}),
+    }),
+  print: (payload) => ({
+    stdout:
+      printInspect(payload) +
+      (payload.built ? "Built: yes\n" : "Built: no (same inputs; reused)\n"),
+  }),
+});

@@ -74,6 +74,8 @@ export const environmentInspect = environmentSummary
 
 export const environmentPull = environmentInspect.extend({ pulled: z.boolean() }).strict();
 
+export const environmentBuild = environmentInspect.extend({ built: z.boolean() }).strict();
+
 export const environmentPrune = z
   .object({
     removed: z.array(z.object({ name: z.string(), reason: z.string() }).strict()),
