@@ -35,8 +35,10 @@ function expectedFlags(op: (typeof OPERATION_LIST)[number]): string[] {
   const cli = op.cli;
   if (!cli) return [];
   const shape = op.input.shape as Record<string, z.ZodTypeAny>;
+  // Fields the CLI fills only through extra flags (e.g. password from --password-stdin).
+  const folded = new Set<string>((cli.extra?.options ?? []).map((o) => o.field));
   const flags = Object.keys(shape)
-    .filter((f) => !cli.args?.includes(f) && cli.tail !== f && f !== "readiness")
+    .filter((f) => !cli.args?.includes(f) && cli.tail !== f && !folded.has(f))
     .map((f) => (cli.flags as Record<string, string> | undefined)?.[f] ?? kebab(f));
   const extra = (cli.extra?.options ?? []).map((o) => o.flag.split(" ")[0] as string);
   return [...flags, ...extra, "--json"].sort();
