@@ -20,6 +20,8 @@ export interface ImageSpec {
   layers: Buffer[];
   env?: string[];
   workingDir?: string;
+  /** Store layers uncompressed (big test layers; gzip would dominate the test's time). */
+  uncompressed?: boolean;
 }
 
 /** Write a one-image OCI layout (gzip layers) with tag "latest"; returns the layer digests. */
@@ -33,10 +35,14 @@ export async function writeOciLayout(dir: string, spec: ImageSpec): Promise<stri
   };
   const layers = [];
   for (const tar of spec.layers) {
-    layers.push({
-      mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
-      ...(await put(gzipSync(tar))),
-    });
+    layers.push(
+      spec.uncompressed
+        ? { mediaType: "application/vnd.oci.image.layer.v1.tar", ...(await put(tar)) }
+        : {
+            mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+            ...(await put(gzipSync(tar))),
+          },
+    );
   }
   const config = JSON.stringify({
     architecture: "amd64",
