@@ -38,6 +38,7 @@ bench: setup
 	npx tsx bench/stream.ts
 	npx tsx bench/memory.ts
 	npx tsx bench/warm.ts
+	npx tsx bench/oci.ts
 
 demo: setup
 	node dist/src/cli/main.js doctor
