@@ -9,7 +9,7 @@ import { resolvePaths } from "../../src/core/paths.js";
 import { localDir, localRoot } from "../../src/environments/local.js";
 import { Pyro } from "../../src/index.js";
 import { command, parseJson, pyro } from "../support/cli.js";
-import { startRegistry, type TestRegistry, writeOciLayout } from "../support/oci-image.js";
+import { startAuthProxy, startRegistry, type TestRegistry, writeOciLayout } from "../support/oci-image.js";
 import { CLI } from "../support/paths.js";
 import { craftTar, type CraftEntry } from "../support/tar-craft.js";
 
@@ -138,6 +138,50 @@ describe("environments from OCI images", () => {
       ["/app", "from-image", "tool-ran", "tool", "tool-link", "new", "4755 0 2", "1000:1000 750", ""].join("\n"),
     );
   }, 240_000);
+
+  it("oci: registry credentials from --username/--password-stdin or the Docker config; plain HTTP only for loopback or --insecure", async () => {
+    const proxy = await startAuthProxy(registry.host, "agent", "s3cret");
+    try {
+      const ref = `127.0.0.1:${proxy.port}/bb:1`;
+      names.push(ref);
+      const anonymous = await pyro(["env", "pull", ref, "--json"]);
+      const error = parseJson<{ error: { code: string; hint: string } }>(anonymous.stdout).error;
+      expect(error).toMatchObject({ code: "IMAGE_PULL_FAILED", hint: expect.stringContaining("--password-stdin") });
+      const wrong = await pyro(["env", "pull", ref, "--username", "agent", "--password-stdin"], { input: "nope\n" });
+      expect(wrong.status).toBe(1);
+      const right = await pyro(["env", "pull", ref, "--username", "agent", "--password-stdin", "--json"], { input: "s3cret\n" });
+      expect(right.status, right.stderr).toBe(0);
+      expect(parseJson<EnvJson>(right.stdout)).toMatchObject({ pulled: true, working_dir: "/app" });
+      rmSync(localDir(resolvePaths(), ref), { recursive: true, force: true });
+
+      const dockerConfig = path.join(tmp, "docker-config");
+      mkdirSync(dockerConfig);
+      const auth = Buffer.from("agent:s3cret").toString("base64");
+      writeFileSync(path.join(dockerConfig, "config.json"), JSON.stringify({ auths: { [`127.0.0.1:${proxy.port}`]: { auth } } }));
+      const fromConfig = await pyro(["env", "pull", ref, "--json"], { env: { DOCKER_CONFIG: dockerConfig } });
+      expect(fromConfig.status, fromConfig.stdout).toBe(0);
+    } finally {
+      await proxy.stop();
+    }
+
+    // A registry that is not on loopback gets HTTPS unless --insecure says otherwise.
+    const lan = Object.values(os.networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === "IPv4" && !a.internal)?.address;
+    if (lan) {
+      const open = await startAuthProxy(registry.host, "agent", "s3cret", lan);
+      try {
+        const ref = `${lan}:${open.port}/bb:1`;
+        names.push(ref);
+        const https = await pyro(["env", "pull", ref, "--username", "agent", "--password-stdin", "--json"], { input: "s3cret" });
+        expect(parseJson<{ error: { hint: string } }>(https.stdout).error.hint).toContain("--insecure");
+        const insecure = await pyro(["env", "pull", ref, "--insecure", "--username", "agent", "--password-stdin", "--json"], { input: "s3cret" });
+        expect(insecure.status, insecure.stdout).toBe(0);
+      } finally {
+        await open.stop();
+      }
+    }
+  }, 180_000);
 
   it("oci: a Debian root image keeps owners, setuid bits and dynamic binaries", async () => {
     const rootfs = path.join(resolvePaths().cacheDir, "environments", "debian_12", "rootfs.ext4");

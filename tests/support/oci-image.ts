@@ -160,3 +160,58 @@ export async function startRegistry(dir: string): Promise<TestRegistry> {
     },
   };
 }
+
+export interface AuthProxy {
+  port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * A registry front that demands HTTP Basic credentials (docker-registry's own htpasswd auth
+ * wants bcrypt hashes and TLS): requests with the right Authorization header are forwarded to
+ * `target`, others get 401 with a Basic challenge, as a private registry answers.
+ */
+export async function startAuthProxy(
+  target: string,
+  user: string,
+  password: string,
+  host = "127.0.0.1",
+): Promise<AuthProxy> {
+  const http = await import("node:http");
+  const expected = `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+  const server = http.createServer((req, res) => {
+    if (req.headers.authorization !== expected) {
+      res.writeHead(401, {
+        "WWW-Authenticate": 'Basic realm="pyro-test"',
+        "Content-Type": "application/json",
+      });
+      res.end(
+        JSON.stringify({ errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }),
+      );
+      return;
+    }
+    const [targetHost, targetPort] = target.split(":");
+    const upstream = http.request(
+      {
+        host: targetHost,
+        port: Number(targetPort),
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: target },
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on("error", () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const address = server.address();
+  if (typeof address !== "object" || !address) throw new Error("no proxy port");
+  return {
+    port: address.port,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
