@@ -1,6 +1,6 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { c as tarCreate } from "tar";
@@ -195,6 +195,8 @@ describe("environments from OCI images", () => {
       expect(dumped.status).toBe(0);
     }
     for (const link of ["bin", "sbin", "lib", "lib64"]) symlinkSync(`usr/${link}`, path.join(tree, link));
+    // debugfs rdump chowns after chmod, which drops setuid bits: put passwd's back as Debian ships it.
+    chmodSync(path.join(tree, "usr/bin/passwd"), 0o4755);
     const tarFile = path.join(tmp, "debian.tar");
     await tarCreate({ cwd: tree, file: tarFile, portable: false, preservePaths: false }, ["."]);
     const image = await push("debian-slice:12", [readFileSync(tarFile)], { uncompressed: true });
