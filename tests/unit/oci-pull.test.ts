@@ -12,6 +12,8 @@ import {
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { inspectEnvironment, pruneEnvironments } from "../../src/core/environments.js";
+import { localDir, localRoot } from "../../src/environments/local.js";
 import { blobPath, readLayout, scanLayers } from "../../src/environments/oci/layer-scan.js";
 import { parseImageReference } from "../../src/environments/oci/reference.js";
 import { runInSandbox, SANDBOX_UID } from "../../src/environments/oci/sandbox.js";
@@ -148,5 +150,40 @@ describe("unpack sandbox", () => {
       SANDBOX_UID + 5,
       0o4755,
     ]);
+  });
+});
+
+describe("local environments", () => {
+  it("oci: env prune removes interrupted pulls and broken local installs, keeps live ones, and list shows the rest", async () => {
+    const paths = { cacheDir: path.join(tmp, "cache"), stateDir: path.join(tmp, "state") };
+    const root = localRoot(paths);
+    const dead = path.join(root, ".build-dead-abc");
+    const live = path.join(root, ".build-live-def");
+    mkdirSync(dead, { recursive: true });
+    mkdirSync(live, { recursive: true });
+    writeFileSync(path.join(dead, "owner"), "999999999");
+    writeFileSync(path.join(live, "owner"), String(process.pid));
+    const broken = localDir(paths, "reg.example/broken:1");
+    mkdirSync(broken, { recursive: true });
+    writeFileSync(
+      path.join(broken, "manifest.json"),
+      JSON.stringify({
+        schema_version: 1,
+        name: "reg.example/broken:1",
+        source: { kind: "oci" },
+        rootfs_bytes: 1,
+      }),
+    );
+    const pruned = await pruneEnvironments(paths);
+    expect(pruned.removed.map((r) => r.name).sort()).toEqual([
+      ".build-dead-abc",
+      "reg.example/broken:1",
+    ]);
+    expect(existsSync(live)).toBe(true);
+    expect(existsSync(broken)).toBe(false);
+    await expect(inspectEnvironment(paths, "reg.example/broken:1")).rejects.toMatchObject({
+      code: "UNKNOWN_ENVIRONMENT",
+      hint: expect.stringContaining("pyro env pull"),
+    });
   });
 });
