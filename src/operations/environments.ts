@@ -197,8 +197,8 @@ function printInspect(e: EnvironmentInspectPayload): string {
     `Environment: ${e.name}`,
     `Version: ${e.version}`,
     `Description: ${e.description}`,
-    `Distribution: ${e.distribution} ${e.distribution_version}`,
-    `Default packages: ${e.default_packages.join(", ")}`,
+    `Distribution: ${e.distribution} ${e.distribution_version}`.trimEnd(),
+    `Default packages: ${e.default_packages.join(", ") || "(none listed)"}`,
     `Installed: ${e.installed ? "yes" : "no"}`,
     `Install dir: ${e.install_dir}`,
   ];
