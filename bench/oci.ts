@@ -71,6 +71,7 @@ async function main(): Promise<void> {
     const ours: number[] = [];
     for (let i = 0; i < RUNS; i += 1) {
       const scratch = path.join(tmp, `floor-${i}`);
+      mkdirSync(scratch);
       floor.push(
         await timed(async () => {
           await run("skopeo", [
