@@ -40,6 +40,7 @@ bench: setup
 	npx tsx bench/warm.ts
 	npx tsx bench/output.ts
 	npx tsx bench/full-snapshot.ts
+	npx tsx bench/oci.ts
 
 demo: setup
 	node dist/src/cli/main.js doctor

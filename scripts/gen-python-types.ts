@@ -149,6 +149,44 @@ interface PythonMethod {
 const withPathLike = (field: string, py: string): string =>
   field.endsWith("_path") && py === "str" ? "str | os.PathLike[str]" : py;
 
+const PYTHON_KEYWORDS = new Set([
+  "from",
+  "import",
+  "class",
+  "def",
+  "global",
+  "lambda",
+  "pass",
+  "in",
+  "is",
+  "not",
+  "or",
+  "and",
+  "as",
+  "async",
+  "await",
+  "with",
+  "yield",
+  "try",
+  "except",
+  "finally",
+  "raise",
+  "return",
+  "while",
+  "for",
+  "if",
+  "elif",
+  "else",
+  "del",
+  "assert",
+  "break",
+  "continue",
+  "nonlocal",
+  "None",
+  "True",
+  "False",
+]);
+
 /** Every operation's result type and parameter types, rendered through one shared Renderer. */
 function describe(renderer: Renderer): { methods: PythonMethod[]; aliases: string[] } {
   const methods: PythonMethod[] = [];
@@ -157,7 +195,9 @@ function describe(renderer: Renderer): { methods: PythonMethod[]; aliases: strin
     const method = snake(sdkName);
     const param = ([field, schema]: [string, z.ZodTypeAny]): PythonParameter => {
       const typed = renderer.typeOf(schema, `${pascal(method)}${pascal(field)}`);
-      return { name: field, py: withPathLike(field, typed.py), optional: typed.optional };
+      // A Python keyword (`from`) is spelled with a trailing underscore, as client.py does.
+      const name = PYTHON_KEYWORDS.has(field) ? `${field}_` : field;
+      return { name, py: withPathLike(field, typed.py), optional: typed.optional };
     };
     const shape = op.input.shape as Record<string, z.ZodTypeAny>;
     const fields = Object.entries(shape);

@@ -5,6 +5,9 @@ set -eu
 cd "$(dirname "$0")/.."
 
 PACKAGES="qemu-system-x86 qemu-utils e2fsprogs debootstrap busybox-static musl-tools cpio util-linux libjemalloc2"
+# OCI images (`pyro env pull REF`): skopeo copies and verifies, umoci unpacks rootless; the tests
+# run a registry on a loopback port.
+PACKAGES="$PACKAGES skopeo umoci docker-registry"
 # Debian's Python for the Python SDK (python/): its tests, its type check (mypy), and the offline
 # wheel build and venv install of `make dist-check`.
 PACKAGES="$PACKAGES python3 python3-venv python3-setuptools python3-wheel python3-pip mypy"

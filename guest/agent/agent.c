@@ -382,7 +382,7 @@ static const char *parse_exec(const struct json *h, struct exec_spec *s, char **
     v = json_get(h, "cwd");
     if (v && v->type != JSON_NULL && (!json_cstr(v) || !v->len))
         return "\"cwd\" must be a non-empty string";
-    s->cwd = v && v->type == JSON_STRING ? v->str : "/";
+    s->cwd = v && v->type == JSON_STRING ? v->str : image_default_cwd();
     v = json_get(h, "timeout_ms");
     if (v && v->type != JSON_NULL && json_u64(v, &s->timeout_ms))
         return "\"timeout_ms\" must be a non-negative integer";

@@ -35,25 +35,84 @@ static size_t key_len(const char *kv)
     return eq ? (size_t)(eq - kv) : strlen(kv);
 }
 
-/* Base env with request entries layered on top (a request key replaces the base one). */
+/* Defaults of an environment pulled from an OCI image: its Env ("K=V" lines) and WorkingDir,
+ * which pyro writes to /.pyro-image when it builds the root. Read once; absent for Debian roots. */
+#define IMAGE_ENV_MAX 128
+static char *image_env[IMAGE_ENV_MAX + 1];
+static char image_workdir[1024];
+static int image_loaded;
+
+static size_t read_small(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    size_t n = 0;
+    ssize_t k;
+    while (n + 1 < cap && (k = read(fd, buf + n, cap - 1 - n)) > 0)
+        n += (size_t)k;
+    close(fd);
+    buf[n] = 0;
+    return n;
+}
+
+static void load_image_defaults(void)
+{
+    if (image_loaded)
+        return;
+    image_loaded = 1;
+    static char text[65536];
+    size_t n = read_small("/.pyro-image/env", text, sizeof text), count = 0;
+    for (char *line = text, *end; line < text + n && count < IMAGE_ENV_MAX; line = end + 1) {
+        end = strchr(line, '\n');
+        if (!end)
+            end = text + n;
+        *end = 0;
+        if (strchr(line, '=') && line[0] != '=')
+            image_env[count++] = line;
+    }
+    n = read_small("/.pyro-image/workdir", image_workdir, sizeof image_workdir);
+    char *nl = strchr(image_workdir, '\n');
+    if (nl)
+        *nl = 0;
+    if (image_workdir[0] != '/')
+        image_workdir[0] = 0;
+}
+
+const char *image_default_cwd(void)
+{
+    load_image_defaults();
+    return image_workdir[0] ? image_workdir : "/";
+}
+
+static int has_key(char *const *list, size_t count, const char *kv)
+{
+    size_t k = key_len(kv);
+    for (size_t j = 0; j < count; j++)
+        if (key_len(list[j]) == k && !strncmp(list[j], kv, k))
+            return 1;
+    return 0;
+}
+
+/* Base env, then the image's Env, then request entries: each layer replaces keys below it. */
 static char **build_env(char *const *extra)
 {
-    size_t n_extra = 0;
+    load_image_defaults();
+    size_t n_extra = 0, n_image = 0;
     while (extra && extra[n_extra])
         n_extra++;
-    char **env = calloc(BASE_ENV_COUNT + n_extra + 1, sizeof *env);
+    while (image_env[n_image])
+        n_image++;
+    char **env = calloc(BASE_ENV_COUNT + n_image + n_extra + 1, sizeof *env);
     if (!env)
         return NULL;
     size_t n = 0;
-    for (size_t i = 0; i < BASE_ENV_COUNT; i++) {
-        size_t k = key_len(base_env[i]);
-        int overridden = 0;
-        for (size_t j = 0; j < n_extra; j++)
-            if (key_len(extra[j]) == k && !strncmp(extra[j], base_env[i], k))
-                overridden = 1;
-        if (!overridden)
+    for (size_t i = 0; i < BASE_ENV_COUNT; i++)
+        if (!has_key(extra, n_extra, base_env[i]) && !has_key(image_env, n_image, base_env[i]))
             env[n++] = (char *)base_env[i];
-    }
+    for (size_t i = 0; i < n_image; i++)
+        if (!has_key(extra, n_extra, image_env[i]))
+            env[n++] = image_env[i];
     for (size_t j = 0; j < n_extra; j++)
         env[n++] = extra[j];
     return env;

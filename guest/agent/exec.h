@@ -32,6 +32,8 @@ struct proc {
 enum { EXEC_OK = 0, EXEC_BAD_CWD = -1, EXEC_SPAWN_FAILED = -2 };
 
 uint64_t now_ms(void);
+/* WorkingDir of the image the root was built from, or "/": the cwd of requests without one. */
+const char *image_default_cwd(void);
 /* Starts a child in its own session. On failure returns EXEC_BAD_CWD/EXEC_SPAWN_FAILED with a reason. */
 int proc_spawn(struct proc *p, const struct exec_spec *spec, char *err, size_t errlen);
 /* To the whole process group. On a pty: INT/TERM to the terminal's foreground group instead;

@@ -1,6 +1,7 @@
 """``Pyro``: the Python SDK, a client of one long-lived ``pyro mcp serve`` child."""
 
 import inspect
+import keyword
 import json
 import os
 import re
@@ -273,12 +274,20 @@ class _PyroBase:
         )
 
 
+def python_name(field: str) -> str:
+    """A field whose name is a Python keyword (``from``) is spelled with a trailing underscore."""
+    return f"{field}_" if keyword.iskeyword(field) else field
+
+
 def _make_method(name: str, op: Op) -> Any:
     result_type = getattr(result_types, _result_type_name(name), dict[str, Any])
     parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)]
-    parameters += [inspect.Parameter(a, inspect.Parameter.POSITIONAL_OR_KEYWORD) for a in op.args]
     parameters += [
-        inspect.Parameter(o, inspect.Parameter.KEYWORD_ONLY, default=None) for o in op.options
+        inspect.Parameter(python_name(a), inspect.Parameter.POSITIONAL_OR_KEYWORD) for a in op.args
+    ]
+    parameters += [
+        inspect.Parameter(python_name(o), inspect.Parameter.KEYWORD_ONLY, default=None)
+        for o in op.options
     ]
     signature = inspect.Signature(parameters, return_annotation=result_type)
 
@@ -286,14 +295,17 @@ def _make_method(name: str, op: Op) -> Any:
         try:
             bound = signature.bind(self, *args, **kwargs)
         except TypeError as error:
-            accepted = ", ".join([*op.args, *op.options]) or "no arguments"
+            accepted = ", ".join(python_name(f) for f in (*op.args, *op.options)) or "no arguments"
             raise PyroError(
                 "INVALID_ARGUMENT",
                 f"{name}(): {error}",
                 f"Accepted: {accepted}. See help(Pyro.{name}).",
             ) from None
-        arguments = dict(bound.arguments)
-        arguments.pop("self")
+        arguments = {
+            field: bound.arguments[python_name(field)]
+            for field in (*op.args, *op.options)
+            if python_name(field) in bound.arguments
+        }
         return self._call(name, op, arguments)
 
     method.__name__ = name

@@ -2,8 +2,9 @@
 
 Each line maps a ``Pyro`` method name (the original's snake_case name) to the MCP tool it calls,
 its positional parameters in order, and its keyword-only options (the tool's other input fields).
-The four environment operations that have no MCP tool go through the CLI with ``--json``
-(``cli=``). tests/unit/python-sdk.test.ts holds this table to the declarations in
+Operations that have no MCP tool (doctor, prune_environments) go through the CLI with
+``--json`` (``cli=``). A field named like a Python keyword (``from``) is a parameter with a
+trailing underscore (``from_``). tests/unit/python-sdk.test.ts holds this table to the declarations in
 src/operations/, so an operation added there fails the test until its line is added here.
 Result types come from types.py (``<Method>Result``), generated from the same declarations.
 """
@@ -31,8 +32,14 @@ RESOURCES = ("vcpu_count", "mem_mib", "ttl_seconds", "network", "allow_host_comp
 OPERATIONS: dict[str, Op] = {
     "doctor": Op(None, cli=("doctor",)),
     "list_environments": Op("vm_list_environments"),
-    "pull_environment": Op(None, ("environment",), cli=("env", "pull")),
-    "inspect_environment": Op(None, ("environment",), cli=("env", "inspect")),
+    "pull_environment": Op(
+        "vm_pull_environment", ("environment",), ("username", "password", "insecure")
+    ),
+    "inspect_environment": Op("vm_inspect_environment", ("environment",)),
+    "build_environment": Op(
+        "vm_build_environment", ("name",), ("from", "steps", "copies", "network")
+        + ("step_timeout_seconds",)
+    ),
     "prune_environments": Op(None, cli=("env", "prune")),
     "run_in_vm": Op(
         "vm_run",

@@ -107,11 +107,39 @@ class ListEnvironmentsResultEnvironments(TypedDict):
     distribution: str
     distribution_version: str
     installed: bool
+    source: Literal["catalog", "oci", "build"]
+    digest: str | None
+    size_bytes: int | None
 
 
 class ListEnvironmentsResult(TypedDict):
     catalog_version: str
     environments: list[ListEnvironmentsResultEnvironments]
+
+
+class PullEnvironmentResultProvenance1(TypedDict):
+    kind: Literal["oci"]
+    reference: str
+    canonical: str
+    manifest_digest: str
+    config_digest: str
+    layers: list[str]
+
+
+class PullEnvironmentResultProvenance2Copies(TypedDict):
+    host_path: str
+    guest_path: str
+    sha256: str
+
+
+class PullEnvironmentResultProvenance2(TypedDict):
+    kind: Literal["build"]
+    base: str
+    base_digest: str
+    steps: list[str]
+    copies: list[PullEnvironmentResultProvenance2Copies]
+    network: bool
+    inputs_digest: str
 
 
 class PullEnvironmentResult(TypedDict):
@@ -122,12 +150,18 @@ class PullEnvironmentResult(TypedDict):
     distribution: str
     distribution_version: str
     installed: bool
+    source: Literal["catalog", "oci", "build"]
+    digest: str | None
+    size_bytes: int | None
     install_dir: str
     kernel_image: str
     rootfs_image: str
     kernel_version: str | None
     built_at: str | None
     problem: str | None
+    provenance: PullEnvironmentResultProvenance1 | PullEnvironmentResultProvenance2 | None
+    image_env: list[str]
+    working_dir: str | None
     pulled: bool
 
 
@@ -139,12 +173,18 @@ class InspectEnvironmentResult(TypedDict):
     distribution: str
     distribution_version: str
     installed: bool
+    source: Literal["catalog", "oci", "build"]
+    digest: str | None
+    size_bytes: int | None
     install_dir: str
     kernel_image: str
     rootfs_image: str
     kernel_version: str | None
     built_at: str | None
     problem: str | None
+    provenance: PullEnvironmentResultProvenance1 | PullEnvironmentResultProvenance2 | None
+    image_env: list[str]
+    working_dir: str | None
 
 
 class PruneEnvironmentsResultRemoved(TypedDict):
@@ -155,6 +195,29 @@ class PruneEnvironmentsResultRemoved(TypedDict):
 class PruneEnvironmentsResult(TypedDict):
     removed: list[PruneEnvironmentsResultRemoved]
     count: int
+
+
+class BuildEnvironmentResult(TypedDict):
+    name: str
+    version: str
+    description: str
+    default_packages: list[str]
+    distribution: str
+    distribution_version: str
+    installed: bool
+    source: Literal["catalog", "oci", "build"]
+    digest: str | None
+    size_bytes: int | None
+    install_dir: str
+    kernel_image: str
+    rootfs_image: str
+    kernel_version: str | None
+    built_at: str | None
+    problem: str | None
+    provenance: PullEnvironmentResultProvenance1 | PullEnvironmentResultProvenance2 | None
+    image_env: list[str]
+    working_dir: str | None
+    built: bool
 
 
 class RunInVmResult(TypedDict):

@@ -50,4 +50,25 @@ export const CLI_STREAMING: Partial<Record<OperationName, CliHookFactory>> = {
     const progress = pullProgressReporter("[pull]");
     return { hooks: { onProgress: progress.listener }, done: () => progress.stop() };
   },
+  buildEnvironment: (json) => {
+    const controller = new AbortController();
+    const onSignal = () => controller.abort();
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+    const progress = pullProgressReporter("[build]");
+    // Step output goes to stderr: stdout carries the result (or the one JSON object).
+    const toStderr = streamTo(process.stderr);
+    return {
+      hooks: {
+        signal: controller.signal,
+        onProgress: progress.listener,
+        ...(json ? {} : { onStdout: toStderr, onStderr: toStderr }),
+      },
+      done: () => {
+        progress.stop();
+        process.removeListener("SIGINT", onSignal);
+        process.removeListener("SIGTERM", onSignal);
+      },
+    };
+  },
 };

@@ -69,6 +69,11 @@ export type ErrorCode =
   | "PATCH_INVALID"
   | "PATCH_CONFLICT"
   | "DISK_SPACE_LOW"
+  | "IMAGE_REFERENCE_INVALID"
+  | "IMAGE_PULL_FAILED"
+  | "IMAGE_UNSAFE"
+  | "ENVIRONMENT_EXISTS"
+  | "ENVIRONMENT_BUILD_STEP_FAILED"
   | "INTERNAL";
 
 export interface PyroErrorPayload {

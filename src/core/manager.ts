@@ -1,10 +1,14 @@
 import type { ProgressListener } from "../environments/build.js";
+import type { PullImageOptions } from "../environments/oci/pull.js";
 import { doctor, type DoctorPayload } from "./doctor.js";
 import {
   inspectEnvironment,
   listEnvironments,
   pruneEnvironments,
   pullEnvironment,
+  buildLocalEnvironment,
+  type EnvironmentBuildOptions,
+  type EnvironmentBuildPayload,
   type EnvironmentInspectPayload,
   type EnvironmentListPayload,
   type EnvironmentPrunePayload,
@@ -207,8 +211,16 @@ export class WorkspaceManager {
     return listEnvironments(this.paths);
   }
 
-  pullEnvironment(name: string, onProgress?: ProgressListener): Promise<EnvironmentPullPayload> {
-    return pullEnvironment(this.paths, name, onProgress);
+  pullEnvironment(
+    name: string,
+    onProgress?: ProgressListener,
+    options?: PullImageOptions,
+  ): Promise<EnvironmentPullPayload> {
+    return pullEnvironment(this.paths, name, onProgress, options);
+  }
+
+  buildEnvironment(options: EnvironmentBuildOptions): Promise<EnvironmentBuildPayload> {
+    return buildLocalEnvironment(this.paths, options);
   }
 
   inspectEnvironment(name: string): Promise<EnvironmentInspectPayload> {

@@ -5,6 +5,7 @@ import { DEFAULTS } from "../contract.js";
 import type { ProgressListener } from "../environments/build.js";
 import { AgentConnection } from "../protocol/client.js";
 import { TIMEOUT_EXIT_CODE } from "../protocol/messages.js";
+import { isCatalogName } from "../environments/local.js";
 import { ensureEnvironment } from "./environments.js";
 import { captureOutput } from "./capture.js";
 import { checkExecBounds, type StreamRecorder } from "./output-bounds.js";
@@ -173,7 +174,12 @@ export async function runInVm(paths: PyroPaths, options: RunOptions): Promise<Ru
       exit_code: null,
     }));
     const handle = agent.exec(
-      { argv: ["/bin/sh", "-c", command], cwd: "/root", timeoutMs: timeoutSeconds * 1000 },
+      {
+        argv: ["/bin/sh", "-c", command],
+        // Pulled images run in their WorkingDir (the agent's default), Debian ones in /root.
+        ...(isCatalogName(options.environment) ? { cwd: "/root" } : {}),
+        timeoutMs: timeoutSeconds * 1000,
+      },
       handlers,
     );
     // The agent enforces the timeout; the connection's host-side deadline (timeout plus grace)

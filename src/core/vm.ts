@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { DEFAULTS } from "../contract.js";
-import { catalogEntry } from "../environments/catalog.js";
+import { checkEnvironmentName } from "../environments/local.js";
 import { PyroError } from "./errors.js";
 import { atomicWriteJson } from "./fs.js";
 import { withLock } from "./lock.js";
@@ -88,7 +88,7 @@ export async function createVmRecord(
   paths: PyroPaths,
   options: CreateVmOptions,
 ): Promise<VmRecord> {
-  catalogEntry(options.environment);
+  checkEnvironmentName(options.environment);
   const ttlSeconds = checkRange("ttlSeconds", options.ttlSeconds ?? DEFAULTS.ttlSeconds);
   const now = new Date();
   const record: VmRecord = {

@@ -16,7 +16,16 @@ import {
   NET_MODULES,
 } from "./store.js";
 
-export type PullPhase = "bootstrap" | "kernel" | "image" | "install" | "ready";
+export type PullPhase =
+  | "bootstrap"
+  | "kernel"
+  | "image"
+  | "install"
+  | "ready"
+  | "download"
+  | "verify"
+  | "unpack"
+  | "step";
 
 export interface PullProgress {
   environment: string;

@@ -23,6 +23,7 @@ export const OPERATIONS = {
   pullEnvironment: environments.pullEnvironment,
   inspectEnvironment: environments.inspectEnvironment,
   pruneEnvironments: environments.pruneEnvironments,
+  buildEnvironment: environments.buildEnvironment,
   runInVm: vm.runInVm,
   createVm: vm.createVm,
   startVm: vm.startVm,

@@ -21,6 +21,9 @@ export const environmentSummary = z
     distribution: z.string(),
     distribution_version: z.string(),
     installed: z.boolean(),
+    source: z.enum(["catalog", "oci", "build"]),
+    digest: z.string().nullable(),
+    size_bytes: z.number().int().nullable(),
   })
   .strict();
 
@@ -36,10 +39,43 @@ export const environmentInspect = environmentSummary
     kernel_version: z.string().nullable(),
     built_at: nullableIso,
     problem: z.string().nullable(),
+    provenance: z
+      .union([
+        z
+          .object({
+            kind: z.literal("oci"),
+            reference: z.string(),
+            canonical: z.string(),
+            manifest_digest: z.string(),
+            config_digest: z.string(),
+            layers: z.array(z.string()),
+          })
+          .strict(),
+        z
+          .object({
+            kind: z.literal("build"),
+            base: z.string(),
+            base_digest: z.string(),
+            steps: z.array(z.string()),
+            copies: z.array(
+              z
+                .object({ host_path: z.string(), guest_path: z.string(), sha256: z.string() })
+                .strict(),
+            ),
+            network: z.boolean(),
+            inputs_digest: z.string(),
+          })
+          .strict(),
+      ])
+      .nullable(),
+    image_env: z.array(z.string()),
+    working_dir: z.string().nullable(),
   })
   .strict();
 
 export const environmentPull = environmentInspect.extend({ pulled: z.boolean() }).strict();
+
+export const environmentBuild = environmentInspect.extend({ built: z.boolean() }).strict();
 
 export const environmentPrune = z
   .object({

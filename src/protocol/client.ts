@@ -32,7 +32,8 @@ export function execHeader(request: ExecRequest): Record<string, unknown> {
     type: T.EXEC,
     argv: request.argv,
     env: request.env ?? {},
-    cwd: request.cwd ?? "/",
+    // No cwd: the agent uses the image's WorkingDir (environments pulled from OCI images) or "/".
+    ...(request.cwd !== undefined ? { cwd: request.cwd } : {}),
     timeout_ms: request.timeoutMs ?? 0,
     stdin: request.stdin ?? false,
     window: DEFAULT_WINDOW_BYTES,

@@ -18,6 +18,9 @@ export const HOST_TOOLS = {
   prlimit: { binary: "prlimit", pkg: "util-linux" },
   debugfs: { binary: "debugfs", pkg: "e2fsprogs" },
   e2fsck: { binary: "e2fsck", pkg: "e2fsprogs" },
+  skopeo: { binary: "skopeo", pkg: "skopeo" },
+  umoci: { binary: "umoci", pkg: "umoci" },
+  unshare: { binary: "unshare", pkg: "util-linux" },
 } as const;
 
 export type HostTool = keyof typeof HOST_TOOLS;

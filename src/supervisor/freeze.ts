@@ -205,7 +205,8 @@ function clean(text: string): string {
 }
 
 function freezeRefused(workspaceId: string, stderr: string): PyroError {
-  const busy = /busy/i.test(stderr);
+  // "Device or resource busy", not the "BusyBox" banner of an image without fsfreeze.
+  const busy = /\bbusy\b/i.test(stderr);
   return new PyroError(
     "GUEST_ERROR",
     busy

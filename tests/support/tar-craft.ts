@@ -25,6 +25,9 @@ export interface CraftEntry {
   /** Size field to write instead of the content's length. */
   sizeOverride?: number;
   badChecksum?: boolean;
+  /** Owner ids (default 0). */
+  uid?: number;
+  gid?: number;
 }
 
 const TYPEFLAG = {
@@ -51,6 +54,8 @@ function header(
     prefix?: string;
     gnu?: boolean;
     sparse?: CraftEntry["sparse"];
+    uid?: number;
+    gid?: number;
   },
   badChecksum = false,
 ): Buffer {
@@ -61,8 +66,8 @@ function header(
     put(offset, length, `${value.toString(8).padStart(length - 1, "0")}\0`);
   put(0, 100, fields.name);
   octal(100, 8, fields.mode);
-  octal(108, 8, 0);
-  octal(116, 8, 0);
+  octal(108, 8, fields.uid ?? 0);
+  octal(116, 8, fields.gid ?? 0);
   octal(124, 12, fields.size);
   octal(136, 12, 1_700_000_000);
   put(148, 8, "        ");
@@ -163,6 +168,8 @@ export function craftTar(entries: CraftEntry[], options: { end?: boolean } = {})
         ...(entry.linkname !== undefined ? { linkname: bytes(entry.linkname) } : {}),
         ...(entry.prefix !== undefined ? { prefix: entry.prefix } : {}),
         ...(entry.sparse ? { sparse: entry.sparse } : {}),
+        ...(entry.uid !== undefined ? { uid: entry.uid } : {}),
+        ...(entry.gid !== undefined ? { gid: entry.gid } : {}),
       },
       entry.badChecksum,
     );

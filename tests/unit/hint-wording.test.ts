@@ -118,7 +118,11 @@ describe("hints in the terms of the surface that received the call", () => {
       surfaceWording(op, "Check with `pyro workspace exec ID -- ls -la /workspace`.", "mcp"),
     ).toBe('Check with `workspace_exec {"workspace_id":"ID","command":"ls -la /workspace"}`.');
     expect(surfaceWording(op, "Run `pyro env pull debian:12` first.", "mcp")).toBe(
-      "Run `env pull debian:12` with pyro's CLI on the host first.",
+      'Run `vm_pull_environment {"environment":"debian:12"}` first.',
+    );
+    // A command with no MCP tool is named as the host CLI command it is.
+    expect(surfaceWording(op, "Run `pyro env prune` first.", "mcp")).toBe(
+      "Run `env prune` with pyro's CLI on the host first.",
     );
   });
 

@@ -1,6 +1,6 @@
 import fs from "node:fs/promises";
 import { DEFAULTS } from "../../contract.js";
-import { catalogEntry } from "../../environments/catalog.js";
+import { checkEnvironmentName } from "../../environments/local.js";
 import { PyroError } from "../errors.js";
 import { checkRange } from "../validate.js";
 import { atomicWriteJson } from "../fs.js";
@@ -91,7 +91,7 @@ export function checkWorkspaceSpec(options: {
   network?: boolean;
   networkPolicy?: NetworkPolicy;
 }): WorkspaceSpec {
-  catalogEntry(options.environment);
+  checkEnvironmentName(options.environment);
   const networkPolicy = resolveNetworkPolicy(options);
   return {
     environment: options.environment,
