@@ -138,6 +138,10 @@ class _PyroBase:
             for key, value in bound.items()
             if value is not None
         }
+        if op.tool in WAITS_FOR_THE_END and "wait_seconds" not in arguments:
+            # The server answers MCP clients after 50 s by default, under their 60 s timeout; this
+            # SDK has none (request_timeout aside), so it waits for the end like the TS SDK.
+            arguments["wait_seconds"] = MAX_WAIT_SECONDS
         if op.tool is None:
             return self._call_cli(name, op, arguments)
         adopt = None
@@ -226,7 +230,8 @@ class _PyroBase:
         if not isinstance(hint, str):
             return None
         # Tool-shaped pointers become the Python method's; field names are the same snake_case.
-        return re.sub(r"See the inputSchema of the \S+ tool\.", f"See help(Pyro.{name}).", hint)
+        hint = re.sub(r"See the inputSchema of the \S+ tool\.", f"See help(Pyro.{name}).", hint)
+        return re.sub(r"`([a-z_]+)(?: (\{[^`]*\}))?`", _python_call, hint)
 
     def _call_cli(self, name: str, op: Op, arguments: dict[str, Any]) -> dict[str, Any]:
         argv = [self.bin, *(op.cli or ()), *(str(arguments.pop(a)) for a in op.args), "--json"]
@@ -272,6 +277,31 @@ class _PyroBase:
             error.get("hint") if isinstance(error.get("hint"), str) else None,
             error.get("details") if isinstance(error.get("details"), dict) else None,
         )
+
+
+_METHOD_OF_TOOL = {op.tool: (name, op) for name, op in OPERATIONS.items() if op.tool}
+
+
+def _python_call(match: "re.Match[str]") -> str:
+    """A tool call named in a hint (`workspace_reset {"workspace_id":"ID"}`) as the method call."""
+    found = _METHOD_OF_TOOL.get(match.group(1))
+    if found is None:
+        return match.group(0)
+    method, op = found
+    try:
+        given = json.loads(match.group(2)) if match.group(2) else {}
+    except ValueError:
+        return match.group(0)
+    if not isinstance(given, dict):
+        return match.group(0)
+    args = [json.dumps(given.pop(a)) for a in op.args if a in given]
+    args += [f"{python_name(k)}={json.dumps(v)}" for k, v in given.items()]
+    return f"`{method}({', '.join(args)})`"
+
+
+#: Tools that return `state: "running"` after `wait_seconds`; the server's longest wait.
+WAITS_FOR_THE_END = ("workspace_exec", "vm_run")
+MAX_WAIT_SECONDS = 3600
 
 
 def python_name(field: str) -> str:

@@ -109,7 +109,7 @@ OPERATIONS: dict[str, Op] = {
         "service_start",
         SERVICE,
         ("command", "cwd", "readiness", "ready_timeout_seconds", "ready_interval_ms")
-        + ("published_ports", "secret_env"),
+        + ("secret_env", "published_ports"),
     ),
     "list_services": Op("service_list", W),
     "status_service": Op("service_status", SERVICE),

@@ -8,9 +8,11 @@ import tempfile
 import time
 import tracemalloc
 import unittest
+from typing import Any
 from pathlib import Path
 
 import pyro_mcp.client
+from pyro_mcp.client import python_name
 import support
 from pyro_mcp import OPERATIONS, Pyro, PyroError
 from pyro_mcp.operations import Op
@@ -72,6 +74,31 @@ class FindingPyro(unittest.TestCase):
         self.assertIn("unknown command 'mcp'", caught.exception.message)
 
 
+class HintsInPythonTerms(unittest.TestCase):
+    def test_tool_calls_in_hints_become_method_calls(self) -> None:
+        hint = pyro_mcp.client.Pyro._python_hint(
+            "exec_workspace",
+            'Try `workspace_reset {"workspace_id":"ID","snapshot":"NAME"}`, or `pyro doctor`.',
+        )
+        self.assertEqual(hint, 'Try `reset_workspace("ID", snapshot="NAME")`, or `pyro doctor`.')
+
+
+class LongCommands(unittest.TestCase):
+    def test_exec_and_run_wait_for_the_end_unless_told_otherwise(self) -> None:
+        # The server answers MCP clients after 50 s by default (their own timeout is 60 s); this
+        # SDK has no such timeout, so like the TypeScript SDK it waits for the command's end.
+        with tempfile.TemporaryDirectory() as tmp:
+            with Pyro(bin=support.fake_pyro(tmp, "echo")) as pyro:
+                sent: Any = pyro.exec_workspace("ws", command="make test")
+                self.assertEqual(sent["arguments"]["wait_seconds"], 3600)
+                sent = pyro.run_in_vm(environment="debian:12", command="true")
+                self.assertEqual(sent["arguments"]["wait_seconds"], 3600)
+                sent = pyro.exec_workspace("ws", command="make test", wait_seconds=5)
+                self.assertEqual(sent["arguments"]["wait_seconds"], 5)
+                sent = pyro.status_workspace("ws")
+                self.assertNotIn("wait_seconds", sent["arguments"])
+
+
 class BoundedReading(unittest.TestCase):
     def test_endless_line_ends_the_session_without_growing_memory(self) -> None:
         with tempfile.TemporaryDirectory() as tmp:
@@ -115,7 +142,10 @@ class RealServerWithoutGuests(unittest.TestCase):
             self.pyro.status_workspace("0123456789ab")
         self.assertEqual(caught.exception.code, "WORKSPACE_NOT_FOUND")
         self.assertIn("0123456789ab", caught.exception.message)
-        self.assertIn("pyro workspace list", caught.exception.hint)
+        # Hints name the Python method, not a CLI command or an MCP tool.
+        self.assertIn("`list_workspaces()`", caught.exception.hint)
+        self.assertNotIn("pyro workspace", caught.exception.hint)
+        self.assertNotIn("workspace_list", caught.exception.hint)
 
     def test_bad_value_names_the_keyword(self) -> None:
         with self.assertRaises(PyroError) as caught:
@@ -160,7 +190,11 @@ class MethodTable(unittest.TestCase):
             params = list(inspect.signature(getattr(Pyro, name)).parameters.values())[1:]
             positional = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
             keywords = [p.name for p in params if p.kind is p.KEYWORD_ONLY]
-            self.assertEqual((tuple(positional), tuple(keywords)), (op.args, op.options), name)
+            expected = (
+                tuple(python_name(a) for a in op.args),
+                tuple(python_name(o) for o in op.options),
+            )
+            self.assertEqual((tuple(positional), tuple(keywords)), expected, name)
 
     def test_type_stub_names_the_runtime_parameters(self) -> None:
         stub = ast.parse(Path(pyro_mcp.client.__file__).with_suffix(".pyi").read_text())
