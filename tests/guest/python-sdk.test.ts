@@ -13,7 +13,7 @@ describe("python sdk", () => {
     );
     expect(result.status, result.stderr).toBe(0);
     // Every case ran (a module that fails to import would still be "a test").
-    expect(result.stderr).toMatch(/^Ran 21 tests in /m);
+    expect(result.stderr).toMatch(/^Ran 23 tests in /m);
     expect(result.stderr).toMatch(/^OK$/m);
     expect(result.stderr).not.toContain("skipped");
   }, 300_000);

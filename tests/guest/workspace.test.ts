@@ -226,7 +226,7 @@ describe("workspace faults", () => {
     expect(unknown.status).toBe(1);
     expect(unknown.stderr).toMatch(/no workspace with id "0123456789ab"[\s\S]*hint:/);
     const garbage = await pyro(["workspace", "status", "../../etc"]);
-    expect(garbage.stderr).toContain('no workspace with id "../../etc"');
+    expect(garbage.stderr).toContain('no workspace with id or name "../../etc"');
     const missing = await pyro(["workspace", "create", "debian:12", "--seed-path", "/nonexistent/seed"]);
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain("/nonexistent/seed does not exist");

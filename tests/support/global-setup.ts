@@ -20,6 +20,8 @@ export default async function setup(): Promise<() => void> {
   }
   const stateDir = mkdtempSync(path.join(os.tmpdir(), "pyro-test-"));
   process.env.PYRO_STATE_DIR = stateDir;
+  // Each worker then uses a directory of its own under it (tests/support/worker-state.ts).
+  process.env.PYRO_SUITE_STATE_DIR = stateDir;
   await new WorkspaceManager().pullEnvironment("debian:12");
   return () => {
     // Like Firecracker's memory check after every test VM: no QEMU may outlive the suite.
