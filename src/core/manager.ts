@@ -16,8 +16,8 @@ import {
 } from "./environments.js";
 import { PyroError } from "./errors.js";
 import { resolvePaths, type PyroPaths } from "./paths.js";
-import { runInVm, type RunOptions, type RunPayload } from "./run.js";
-import { RunRegistry } from "./run-registry.js";
+import { runInVm, type RunPayload } from "./run.js";
+import { RunRegistry, type RunStartOptions } from "./run-registry.js";
 import { diffWorkspace, type DiffPayload } from "./workspace/diff.js";
 import {
   execWorkspace,
@@ -232,9 +232,7 @@ export class WorkspaceManager {
   }
 
   /** One command in a fresh VM; on a host that cannot boot one, on the host if allowed. */
-  async runInVm(
-    options: RunOptions & HostCompatOption & { waitSeconds?: number },
-  ): Promise<RunPayload> {
+  async runInVm(options: RunStartOptions & HostCompatOption): Promise<RunPayload> {
     const { allowHostCompat, ...rest } = options;
     return this.runs.start(rest, (run) =>
       useHostCompat(allowHostCompat) ? runOnHostCompat(this.paths, run) : runInVm(this.paths, run),

@@ -2,6 +2,13 @@ import { randomBytes } from "node:crypto";
 import { PyroError } from "./errors.js";
 import { checkExecBounds } from "./output-bounds.js";
 import { checkRunOptions, type RunOptions, type RunPayload } from "./run.js";
+import { PROGRESS_INTERVAL_MS, type CommandProgress } from "./workspace/exec.js";
+
+export interface RunStartOptions extends RunOptions {
+  waitSeconds?: number;
+  /** Called every few seconds while the call waits (MCP progress notifications). */
+  onCommandProgress?: (progress: CommandProgress) => void;
+}
 
 /** How long a finished run's result stays available to `waitRun` after it ended. */
 export const RUN_RESULT_KEEP_MS = 10 * 60_000;
@@ -25,16 +32,31 @@ export class RunRegistry {
    * `run_id` to wait on.
    */
   async start(
-    options: RunOptions & { waitSeconds?: number },
+    options: RunStartOptions,
     launch: (options: RunOptions) => Promise<RunPayload>,
   ): Promise<RunPayload> {
-    const { waitSeconds, ...runOptions } = options;
+    const { waitSeconds, onCommandProgress, ...runOptions } = options;
     const { waitMs } = checkExecBounds({ waitSeconds });
-    if (waitMs === undefined) return launch(runOptions);
-    const spec = checkRunOptions(runOptions);
-    const runId = `run-${randomBytes(6).toString("hex")}`;
     const started = performance.now();
     let live: (() => RunPayload) | undefined;
+    const onRunning = (view: () => RunPayload) => {
+      live = view;
+      runOptions.onRunning?.(view);
+    };
+    const progress = (): CommandProgress => {
+      const now = live?.();
+      return {
+        sequence: 0,
+        elapsedMs: Math.round(performance.now() - started),
+        stdoutBytes: now?.stdout_bytes ?? 0,
+        stderrBytes: now?.stderr_bytes ?? 0,
+      };
+    };
+    if (waitMs === undefined) {
+      return whileReporting(launch({ ...runOptions, onRunning }), onCommandProgress, progress);
+    }
+    const spec = checkRunOptions(runOptions);
+    const runId = `run-${randomBytes(6).toString("hex")}`;
     // Until the command runs (still booting), the view is the spec with no output yet.
     const booting = (): RunPayload => ({
       environment: spec.environment,
@@ -59,7 +81,7 @@ export class RunRegistry {
       run_id: runId,
     });
     const tracked: TrackedRun = {
-      done: launch({ ...runOptions, onRunning: (view) => (live = view) }),
+      done: launch({ ...runOptions, onRunning }),
       view: () => (live ? { ...live(), state: "running", run_id: runId } : booting()),
       ended: false,
     };
@@ -71,7 +93,11 @@ export class RunRegistry {
       })
       .catch(() => undefined); // reported by waitRun, or by nobody if nobody asks
     this.runs.set(runId, tracked);
-    const ended = await settledWithin(tracked.done, waitMs);
+    const ended = await whileReporting(
+      settledWithin(tracked.done, waitMs),
+      onCommandProgress,
+      progress,
+    );
     if (ended) return tracked.done;
     return tracked.view();
   }
@@ -87,6 +113,21 @@ export class RunRegistry {
     }
     if (tracked.ended || (await settledWithin(tracked.done, waitMs ?? 0))) return tracked.done;
     return tracked.view();
+  }
+}
+
+/** `promise`, with `onProgress` called every few seconds until it settles. */
+async function whileReporting<T>(
+  promise: Promise<T>,
+  onProgress: ((progress: CommandProgress) => void) | undefined,
+  progress: () => CommandProgress,
+): Promise<T> {
+  if (!onProgress) return promise;
+  const ticker = setInterval(() => onProgress(progress()), PROGRESS_INTERVAL_MS);
+  try {
+    return await promise;
+  } finally {
+    clearInterval(ticker);
   }
 }
 

@@ -44,7 +44,7 @@ export function mcpHooks(
           params: {
             progressToken: token,
             progress: seconds,
-            message: `command ${p.sequence} running for ${seconds} s; ${p.stdoutBytes} bytes of stdout, ${p.stderrBytes} of stderr`,
+            message: `${p.sequence > 0 ? `command ${p.sequence}` : "the command"} running for ${seconds} s; ${p.stdoutBytes} bytes of stdout, ${p.stderrBytes} of stderr`,
           },
         })
         .catch(() => undefined); // a client that went away needs no progress

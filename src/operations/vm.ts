@@ -16,7 +16,7 @@ import { outputFields } from "./output-fields.js";
 
 export const runInVm = defineOperation({
   sdk: "runInVm",
-  hooks: ["onStdout", "onStderr", "onBooted", "onPullProgress", "signal"],
+  hooks: ["onStdout", "onStderr", "onBooted", "onPullProgress", "signal", "onCommandProgress"],
   mcp: { tool: "vm_run", title: "Run one command in a fresh microVM", profiles: ["vm-run"] },
   cli: {
     path: ["run"],

@@ -229,12 +229,19 @@ describe.concurrent("long commands and bounded output over MCP", () => {
     expect((await journal())?.state).toBe("lost");
   });
 
-  it("mcp: vm_run returns running after its wait_seconds and vm_run_wait gives its end", async () => {
-    const first = await call("vm_run", {
-      environment: "debian:12",
-      command: "sleep 3; echo run-done",
-      wait_seconds: 1,
-    });
+  it("mcp: vm_run reports progress, returns running after its wait_seconds and vm_run_wait gives its end", async () => {
+    const runProgress: string[] = [];
+    const first = (await client.callTool(
+      {
+        name: "vm_run",
+        arguments: { environment: "debian:12", command: "sleep 14; echo run-done", wait_seconds: 8 },
+      },
+      undefined,
+      { onprogress: (p) => runProgress.push(p.message ?? String(p.progress)) },
+    )) as CallToolResult;
+    // notifications/progress every 5 s while the call waited (8 s).
+    expect(runProgress.length).toBeGreaterThan(0);
+    expect(runProgress[0]).toMatch(/^the command running for \d+ s; \d+ bytes of stdout/);
     expect(first.isError, errorText(first)).toBeFalsy();
     const running = first.structuredContent as unknown as { state: string; run_id: string; exit_code: number | null };
     expect(running).toMatchObject({ state: "running", exit_code: null, run_id: expect.stringMatching(/^run-[0-9a-f]{12}$/) });

@@ -1,5 +1,14 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, openSync, readdirSync, readFileSync, writeSync, closeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -76,12 +85,32 @@ let a: Rec;
 let b: Rec;
 const seed = seedDirectory({ "hello.txt": "hello from the seed\n" });
 
+/**
+ * This file deletes, truncates and races saved states: it works in a private cache (environments
+ * hard-linked from the shared one; saved states of its own, keyed by that path), so test files
+ * running beside it keep theirs.
+ */
+const sharedEnvCache = process.env.PYRO_CACHE_DIR;
+const sharedCache = cacheDir();
+const privateCache = mkdtempSync(path.join(os.tmpdir(), "pyro-warm-cache-"));
+
 beforeAll(async () => {
+  for (const part of ["environments", "boot", "accelerator.json"]) {
+    const from = path.join(sharedCache, part);
+    if (existsSync(from)) execFileSync("cp", ["-a", "--link", from, privateCache]);
+  }
+  process.env.PYRO_CACHE_DIR = privateCache;
+  // The first create here boots cold and saves this cache's state; the two below restore it.
+  const first = await create();
+  await pyro(["workspace", "delete", first.workspace_id]);
   a = await create(["--seed-path", seed]);
   b = await create(["--seed-path", seed]);
 });
 afterAll(async () => {
   for (const r of [a, b]) if (r) await pyro(["workspace", "delete", r.workspace_id]);
+  if (sharedEnvCache === undefined) delete process.env.PYRO_CACHE_DIR;
+  else process.env.PYRO_CACHE_DIR = sharedEnvCache;
+  rmSync(privateCache, { recursive: true, force: true });
 });
 
 describe("warm create", () => {
