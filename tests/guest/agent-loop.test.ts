@@ -1,9 +1,7 @@
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { describe, expect, it } from "vitest";
-import { CLI } from "../support/paths.js";
 import { qemuProcesses } from "../support/cli.js";
 import { seedDirectory, stateDir } from "../support/workspace.js";
+import { mcpClient } from "../support/mcp.js";
 
 /**
  * The whole reset-over-repair loop as an agent drives it, through the official MCP client over
@@ -25,14 +23,7 @@ const FIX = `--- a/calc.sh
 
 describe("agent loop over MCP", () => {
   it("mcp: seed, test, patch, diff with a filter, snapshot, break, reset, verify, delete in 12 calls", async () => {
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: [CLI, "mcp", "serve"],
-      env: { ...(process.env as Record<string, string>) },
-      stderr: "inherit",
-    });
-    const client = new Client({ name: "agent-loop", version: "1.0.0" });
-    await client.connect(transport);
+    const client = await mcpClient("agent-loop");
     let calls = 0;
     const call = async <T>(name: string, args: Record<string, unknown>): Promise<T> => {
       calls += 1;

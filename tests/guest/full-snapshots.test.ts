@@ -1,12 +1,10 @@
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Pyro } from "../../src/index.js";
-import { CLI } from "../support/paths.js";
 import { parseJson, pyro } from "../support/cli.js";
 import { createWorkspace, stateDir, wsExec } from "../support/workspace.js";
+import { mcpClient } from "../support/mcp.js";
 
 /**
  * Full snapshots (docs/full-snapshots.md): one source workspace for the whole file; forks are
@@ -53,17 +51,6 @@ async function shellRead(workspaceId: string, cursor: number, until?: string): P
   }
 }
 
-async function mcpClient(): Promise<Client> {
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [CLI, "mcp", "serve"],
-    env: { ...(process.env as Record<string, string>) },
-    stderr: "inherit",
-  });
-  const client = new Client({ name: "pyro-test", version: "1.0.0" });
-  await client.connect(transport);
-  return client;
-}
 
 /** A real package install, offline: build a tiny .deb in the guest and dpkg -i it. */
 const INSTALL_PACKAGE = [

@@ -1,12 +1,12 @@
 import { execFileSync, spawn } from "node:child_process";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI } from "../support/paths.js";
 import { Pyro } from "../../src/index.js";
 import { parseJson, pyro } from "../support/cli.js";
 import { createWorkspace, type Record_ } from "../support/workspace.js";
+import { mcpClient } from "../support/mcp.js";
 
 /**
  * Bounded output and long commands through the official MCP client and `pyro mcp serve`, on one
@@ -50,15 +50,7 @@ const errorText = (result: CallToolResult) =>
 
 beforeAll(async () => {
   ws = await createWorkspace();
-  client = new Client({ name: "pyro-long-commands-test", version: "1.0.0" });
-  await client.connect(
-    new StdioClientTransport({
-      command: process.execPath,
-      args: [CLI, "mcp", "serve"],
-      env: { ...(process.env as Record<string, string>) },
-      stderr: "inherit",
-    }),
-  );
+  client = await mcpClient("pyro-long-commands-test");
   // The client's default request timeout (60 s) applies; the server's default wait is 50 s.
   longCall = client.callTool(
     {

@@ -1,13 +1,11 @@
 import { readFileSync, readdirSync, readlinkSync } from "node:fs";
 import net from "node:net";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Pyro } from "../../src/index.js";
 import { pyro, qemuProcesses } from "../support/cli.js";
-import { CLI } from "../support/paths.js";
 import { cliJson, errorCode } from "../support/shells.js";
 import { createWorkspace, stateDir, wsExec } from "../support/workspace.js";
+import { mcpClient } from "../support/mcp.js";
 
 /**
  * Network policies and published ports with real guests: a perl HTTP server in the guest,
@@ -194,14 +192,7 @@ describe("network policy", () => {
   });
 
   it("publish: through MCP and the SDK; workspace stop, reset and delete remove the ports", async () => {
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: [CLI, "mcp", "serve"],
-      env: { ...(process.env as Record<string, string>) },
-      stderr: "inherit",
-    });
-    const client = new Client({ name: "pyro-network-test", version: "1.0.0" });
-    await client.connect(transport);
+    const client = await mcpClient("pyro-network-test");
     let port: number;
     try {
       const started = await client.callTool({

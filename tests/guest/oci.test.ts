@@ -1,5 +1,3 @@
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -10,8 +8,8 @@ import { localDir, localRoot } from "../../src/environments/local.js";
 import { Pyro } from "../../src/index.js";
 import { command, parseJson, pyro } from "../support/cli.js";
 import { startAuthProxy, startRegistry, type TestRegistry, writeOciLayout } from "../support/oci-image.js";
-import { CLI } from "../support/paths.js";
 import { craftTar, type CraftEntry } from "../support/tar-craft.js";
+import { mcpClient } from "../support/mcp.js";
 
 /**
  * Environments from OCI images and derived builds, end to end: images written here byte by byte,
@@ -308,14 +306,7 @@ describe("environments from OCI images", () => {
   }, 300_000);
 
   it("mcp: vm_pull_environment, vm_inspect_environment and vm_build_environment over stdio", async () => {
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: [CLI, "mcp", "serve"],
-      env: { ...(process.env as Record<string, string>) },
-      stderr: "inherit",
-    });
-    const client = new Client({ name: "pyro-test", version: "1.0.0" });
-    await client.connect(transport);
+    const client = await mcpClient("pyro-test");
     try {
       const pulled = await client.callTool({ name: "vm_pull_environment", arguments: { environment: bb } });
       expect(pulled.isError).toBeFalsy();

@@ -1,23 +1,9 @@
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { describe, expect, it } from "vitest";
 import { Pyro } from "../../src/index.js";
-import { CLI } from "../support/paths.js";
 import { pyro, qemuProcesses } from "../support/cli.js";
 import { stateDir } from "../support/workspace.js";
+import { mcpClient } from "../support/mcp.js";
 
-/** The official MCP client, talking to `pyro mcp serve` over stdio as an MCP host would. */
-async function mcpClient(): Promise<Client> {
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [CLI, "mcp", "serve"],
-    env: { ...(process.env as Record<string, string>) },
-    stderr: "inherit",
-  });
-  const client = new Client({ name: "pyro-test", version: "1.0.0" });
-  await client.connect(transport);
-  return client;
-}
 
 describe("SDK and MCP", () => {
   it("sdk: runInVm returns the same payload as run --json", async () => {

@@ -1,14 +1,12 @@
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { existsSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Pyro } from "../../src/index.js";
 import { command, parseJson, pyro, type CliResult } from "../support/cli.js";
-import { CLI } from "../support/paths.js";
 import { cliJson, errorCode } from "../support/shells.js";
 import { stateDir } from "../support/workspace.js";
+import { mcpClient } from "../support/mcp.js";
 
 /**
  * Secrets (2.9) and names and labels (3.3) through real guests: one workspace for the whole file,
@@ -294,17 +292,6 @@ describe("secrets", () => {
   });
 });
 
-async function mcpClient(): Promise<Client> {
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [CLI, "mcp", "serve"],
-    env: { ...(process.env as Record<string, string>) },
-    stderr: "inherit",
-  });
-  const client = new Client({ name: "pyro-test", version: "1.0.0" });
-  await client.connect(transport);
-  return client;
-}
 
 describe("names and labels", () => {
   it("names: the CLI lists names and labels, filters by label and takes the name anywhere", async () => {
