@@ -2,7 +2,7 @@ import { z } from "zod";
 import { DISK_DEFAULTS } from "../core/workspace/disk.js";
 import { defineOperation, managerOptions, HINTS } from "./define.js";
 import { fields } from "./fields.js";
-import { block, lines } from "./human.js";
+import { block, entryListing, lines } from "./human.js";
 
 /**
  * Offline disk tools: `/workspace` of a workspace whose VM is not running (crashed or stopped),
@@ -104,17 +104,7 @@ export const listWorkspaceDisk = defineOperation({
   output: diskList,
   run: (manager, input) =>
     manager.listWorkspaceDisk(input.workspace_id, managerOptions(input, ["workspace_id"])),
-  print: (result) => ({
-    stdout: lines(
-      ...result.entries.map(
-        (e) =>
-          `${e.artifact_type.padEnd(12)} ${e.mode} ${String(e.size_bytes).padStart(10)} ${e.path}${e.link_target !== null ? ` -> ${e.link_target}` : ""}`,
-      ),
-    ),
-    ...(result.truncated
-      ? { stderr: lines(`[workspace-disk-list] truncated at ${result.count} entries`) }
-      : {}),
-  }),
+  print: (result) => entryListing("workspace-disk-list", result),
 });
 
 export const readWorkspaceDisk = defineOperation({

@@ -3,7 +3,7 @@ import { FILE_LIMITS } from "../core/workspace/files.js";
 import { MAX_PATCH_FILES } from "../core/workspace/patch.js";
 import { defineOperation, managerOptions, HINTS } from "./define.js";
 import { fields } from "./fields.js";
-import { block, lines } from "./human.js";
+import { block, entryListing, lines } from "./human.js";
 
 /**
  * File tools of a running workspace (the original's 3.2): list, read and write text files and
@@ -121,17 +121,7 @@ export const listWorkspaceFiles = defineOperation({
   output: fileList,
   run: (manager, input) =>
     manager.listWorkspaceFiles(input.workspace_id, managerOptions(input, ["workspace_id"])),
-  print: (result) => ({
-    stdout: lines(
-      ...result.entries.map(
-        (e) =>
-          `${e.artifact_type.padEnd(9)} ${e.mode} ${String(e.size_bytes).padStart(10)} ${e.path}${e.link_target !== null ? ` -> ${e.link_target}` : ""}`,
-      ),
-    ),
-    ...(result.truncated
-      ? { stderr: lines(`[workspace-file-list] truncated at ${result.count} entries`) }
-      : {}),
-  }),
+  print: (result) => entryListing("workspace-file-list", result),
 });
 
 export const readWorkspaceFile = defineOperation({

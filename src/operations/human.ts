@@ -10,3 +10,31 @@ export const lines = (...list: readonly string[]): string =>
 
 /** Stored multi-line text (a patch, logged output): escaped, newlines and tabs kept. */
 export const block = (text: string): string => escapeLines(text);
+
+/** A listing of files (file list, disk list): type, mode, size, path and link target. */
+export function entryListing(
+  prefix: string,
+  result: {
+    entries: readonly {
+      artifact_type: string;
+      mode: string;
+      size_bytes: number;
+      path: string;
+      link_target: string | null;
+    }[];
+    truncated: boolean;
+    count: number;
+  },
+): { stdout: string; stderr?: string } {
+  return {
+    stdout: lines(
+      ...result.entries.map(
+        (e) =>
+          `${e.artifact_type.padEnd(12)} ${e.mode} ${String(e.size_bytes).padStart(10)} ${e.path}${e.link_target !== null ? ` -> ${e.link_target}` : ""}`,
+      ),
+    ),
+    ...(result.truncated
+      ? { stderr: lines(`[${prefix}] truncated at ${result.count} entries`) }
+      : {}),
+  };
+}
