@@ -22,6 +22,7 @@
 #include "exec.h"
 #include "flow.h"
 #include "frame.h"
+#include "fstool.h"
 #include "json.h"
 #include "protocol.h"
 #include "pty.h"
@@ -825,6 +826,9 @@ static void loop_once(void)
 
 int main(int argc, char **argv)
 {
+    int tool = fstool_main(argc, argv);
+    if (tool >= 0)
+        return tool;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--port") && i + 1 < argc) {
             port.path_opt = argv[++i];

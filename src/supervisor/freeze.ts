@@ -18,12 +18,15 @@ import type { ClientLink, Multiplexer } from "./mux.js";
  * thaws when that client sends `thaw`, when its connection closes (a killed CLI), or when the
  * lease runs out. Every guest command runs under a host-side deadline.
  *
- * The guest is root in its own VM, so no in-guest mechanism (fsfreeze, or an ioctl in the agent,
- * which guest root can kill or ptrace) can be trusted to freeze: a guest that lies about the
+ * The freeze itself is the agent binary's `freeze|thaw PATH` mode (FIFREEZE/FITHAW), so it works in
+ * any image, busybox and Alpine included. The guest is root in its own VM, so nothing in it (that
+ * binary, which guest root can replace, kill or ptrace) can be trusted to freeze: a guest that lies about the
  * freeze only makes its own snapshot inconsistent. What the host guarantees is that a refusing or
  * hanging guest gives a typed error in bounded time and that the freeze never outlives its lease.
  */
 const WORKSPACE = "/workspace";
+/** Where init installs the static agent in every guest; its tool modes need nothing from the image. */
+export const GUEST_AGENT = "/run/pyro/agent";
 /** A freeze that hit its deadline may still land later in the guest: thaw again after this. */
 const LATE_FREEZE_THAW_MS = 10_000;
 const OUTPUT_CAP = 4096;
@@ -114,12 +117,9 @@ export class FreezeWatchdog {
     this.busy = true;
     let result: GuestResult;
     try {
-      // df first (statfs answers on a frozen filesystem too); fsfreeze -f syncs, then freezes.
+      // Prints the usage first, then FIFREEZE (which syncs, then freezes).
       result = await this.serial(() =>
-        this.run(
-          ["sh", "-c", `df -B1 --output=used,iused ${WORKSPACE} && fsfreeze -f ${WORKSPACE}`],
-          FREEZE_DEADLINE_MS,
-        ),
+        this.run([GUEST_AGENT, "freeze", WORKSPACE], FREEZE_DEADLINE_MS),
       );
     } catch (error) {
       // Killed at the deadline, the freeze may still complete in the guest: undo it, twice.
@@ -159,7 +159,7 @@ export class FreezeWatchdog {
 
   private async thawNow(): Promise<void> {
     const result = await this.serial(() =>
-      this.run(["fsfreeze", "-u", WORKSPACE], THAW_DEADLINE_MS),
+      this.run([GUEST_AGENT, "thaw", WORKSPACE], THAW_DEADLINE_MS),
     );
     if (result.exitCode !== 0 && !/invalid argument/i.test(result.stderr)) {
       throw new PyroError(
@@ -205,22 +205,22 @@ function clean(text: string): string {
 }
 
 function freezeRefused(workspaceId: string, stderr: string): PyroError {
-  // "Device or resource busy", not the "BusyBox" banner of an image without fsfreeze.
+  // EBUSY from FIFREEZE: "Device or resource busy".
   const busy = /\bbusy\b/i.test(stderr);
   return new PyroError(
     "GUEST_ERROR",
     busy
       ? "/workspace is already frozen inside the guest, so it cannot be frozen for a snapshot"
-      : `the guest could not freeze /workspace: ${clean(stderr) || "fsfreeze failed"}`,
+      : `the guest could not freeze /workspace: ${clean(stderr) || "the freeze failed"}`,
     {
       hint: busy
-        ? `Thaw it (\`pyro workspace exec ${workspaceId} -- fsfreeze -u /workspace\`) or reset the workspace, then retry.`
-        : `Check that fsfreeze works in the guest, or \`pyro workspace reset ${workspaceId}\`.`,
+        ? `Thaw it (\`pyro workspace exec ${workspaceId} -- ${GUEST_AGENT} thaw /workspace\`) or reset the workspace, then retry.`
+        : `Check that ${GUEST_AGENT} is intact in the guest, or \`pyro workspace reset ${workspaceId}\`.`,
     },
   );
 }
 
-/** df's "used iused" line; the guest may lie, so keep only sane, finite, non-negative numbers. */
+/** The "used iused" line under a header (the agent's `usage`/`freeze`, as `df -B1 --output=used,iused`); the guest may lie, so keep only sane, finite, non-negative numbers. */
 export function parseUsage(stdout: string): { used_bytes: number; entry_count: number } {
   const [used, iused] = (stdout.trim().split("\n")[1] ?? "").trim().split(/\s+/).map(Number);
   const sane = (n: number | undefined) =>

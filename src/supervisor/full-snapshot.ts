@@ -18,7 +18,7 @@ import { PLAN_FILE } from "../core/vm-launch.js";
 import { MESSAGE_TYPES as T } from "../protocol/messages.js";
 import { QMP_DEADLINE_MS } from "../protocol/supervisor-control.js";
 import type { SupervisorControl } from "./control.js";
-import { agentRunner, parseUsage } from "./freeze.js";
+import { agentRunner, GUEST_AGENT, parseUsage } from "./freeze.js";
 import type { Multiplexer } from "./mux.js";
 
 /** How long QEMU gets to hand on agent output the guest wrote just before the pause. */
@@ -59,7 +59,8 @@ export async function takeFullSnapshot(
     );
   }
   const run = agentRunner(ctx.mux, ctx.workspaceId);
-  const measured = await run(["sh", "-c", "sync && df -B1 --output=used,iused /workspace"], 60_000);
+  // The agent's `usage` syncs every filesystem, then measures /workspace (no df in busybox images).
+  const measured = await run([GUEST_AGENT, "usage", "/workspace"], 60_000);
   const usage = parseUsage(measured.stdout);
   const qmpPath = path.join(ctx.files.vmDir, QMP_SOCKET);
   let paused = false;

@@ -95,16 +95,18 @@ describe("snapshot freeze owned by the supervisor", () => {
     expect(errorOf(refused.stdout)).toMatchObject({
       code: "GUEST_ERROR",
       message: expect.stringMatching(/already frozen/),
-      hint: expect.stringMatching(/fsfreeze -u \/workspace/),
+      hint: expect.stringMatching(/\/run\/pyro\/agent thaw \/workspace/),
     });
     expect(await listed()).not.toContain("held");
-    expect((await wsExec(id(), "fsfreeze -u /workspace")).status).toBe(0);
+    // The hint's own command thaws it.
+    expect((await wsExec(id(), "/run/pyro/agent thaw /workspace")).status).toBe(0);
     expect(await writable()).toBe("ok\n");
     expect((await create("held")).status).toBe(0);
   });
 
-  it("hostile guest replaces fsfreeze with one that hangs: GUEST_UNRESPONSIVE in bounded time, lock released", async () => {
-    const fake = `p=$(command -v fsfreeze); cp "$p" /root/fsfreeze.real; printf '#!/bin/sh\\n[ "$1" = -f ] && exec sleep 1000\\nexec /root/fsfreeze.real "$@"\\n' > "$p"`;
+  it("hostile guest replaces the agent binary's freeze with one that hangs: GUEST_UNRESPONSIVE in bounded time, lock released", async () => {
+    const a = "/run/pyro/agent";
+    const fake = `cp ${a} ${a}.real && printf '#!/bin/sh\\n[ "$1" = freeze ] && exec sleep 1000\\nexec ${a}.real "$@"\\n' > ${a}.new && chmod 755 ${a}.new && mv ${a}.new ${a}`;
     expect((await wsExec(id(), fake)).status).toBe(0);
     const started = Date.now();
     const hung = await create("hung");
@@ -117,7 +119,7 @@ describe("snapshot freeze owned by the supervisor", () => {
     // The lock is free: list answers, and nothing half-made is listed.
     expect(await listed()).not.toContain("hung");
     expect(await writable()).toBe("ok\n");
-    expect((await wsExec(id(), 'cp /root/fsfreeze.real "$(command -v fsfreeze)"')).status).toBe(0);
+    expect((await wsExec(id(), "mv /run/pyro/agent.real /run/pyro/agent")).status).toBe(0);
     await createEventually("hung");
   });
 

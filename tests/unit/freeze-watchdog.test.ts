@@ -30,7 +30,7 @@ function client(): ClientLink & { close(): void } {
 function guest(script: Partial<Record<"freeze" | "thaw", () => Promise<GuestResult>>> = {}) {
   const state = { frozen: false, calls: [] as string[] };
   const run = async (argv: string[]): Promise<GuestResult> => {
-    const thaw = argv[0] === "fsfreeze" && argv[1] === "-u";
+    const thaw = argv[0] === "/run/pyro/agent" && argv[1] === "thaw";
     state.calls.push(thaw ? "thaw" : "freeze");
     const scripted = script[thaw ? "thaw" : "freeze"];
     if (scripted) return scripted();
@@ -105,7 +105,7 @@ describe("freeze watchdog", () => {
       code: "GUEST_ERROR",
       message: expect.stringMatching(/already frozen/),
     });
-    expect((error as PyroError).hint).toMatch(/fsfreeze -u \/workspace/);
+    expect((error as PyroError).hint).toMatch(/\/run\/pyro\/agent thaw \/workspace/);
   });
 
   it("a freeze that hits its deadline and lands later is thawed anyway; new freezes wait", async () => {

@@ -9,8 +9,8 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 
 san="-std=c11 -g -O1 -Wall -Wextra -Werror -fsanitize=address,undefined -fno-sanitize-recover=all"
 
-echo "== unit (json, frame, flow, setup)"
-gcc $san -o "$tmp/unit" "$here/unit.c" "$agent_dir/json.c" "$agent_dir/frame.c" "$agent_dir/flow.c" "$agent_dir/setup.c"
+echo "== unit (json, frame, flow, setup, fstool)"
+gcc $san -o "$tmp/unit" "$here/unit.c" "$agent_dir/json.c" "$agent_dir/frame.c" "$agent_dir/flow.c" "$agent_dir/setup.c" "$agent_dir/fstool.c"
 "$tmp/unit" "$here/golden"
 
 echo "== build: musl-gcc -static (the release command)"

@@ -12,6 +12,7 @@
 
 #include "../flow.h"
 #include "../frame.h"
+#include "../fstool.h"
 #include "../json.h"
 #include "../protocol.h"
 #include "../setup.h"
@@ -461,6 +462,55 @@ static void test_setup_parse(void)
     setup_reason("{}", &r); /* frees the last document */
 }
 
+/* ---------- fstool (freeze|thaw|usage) ---------- */
+
+static void test_fstool(void)
+{
+    /* df's counts: used blocks times the fragment size, used inodes; nonsense never wraps. */
+    struct statvfs st = {.f_frsize = 4096, .f_blocks = 100, .f_bfree = 40, .f_files = 64, .f_ffree = 52};
+    uint64_t bytes, inodes;
+    fstool_used(&st, &bytes, &inodes);
+    CHECK(bytes == 60 * 4096 && inodes == 12);
+    struct statvfs lying = {.f_frsize = 4096, .f_blocks = 1, .f_bfree = 9, .f_files = 1, .f_ffree = 5};
+    fstool_used(&lying, &bytes, &inodes);
+    CHECK(bytes == 0 && inodes == 0);
+
+    /* Not a tool verb: the agent starts as usual. Freezing a real filesystem here is unsafe
+     * (it would be the test host's), so freeze and thaw are only checked for their refusals;
+     * tests/guest/snapshot-busybox.test.ts freezes a guest's /workspace. */
+    char *none[] = {"pyro-agent", NULL};
+    char *port[] = {"pyro-agent", "--port", "/dev/null", NULL};
+    CHECK(fstool_main(1, none) == -1);
+    CHECK(fstool_main(3, port) == -1);
+    char *no_path[] = {"pyro-agent", "freeze", NULL};
+    char *extra[] = {"pyro-agent", "thaw", "/", "/", NULL};
+    char *missing[] = {"pyro-agent", "freeze", "/nonexistent/pyro-fstool", NULL};
+    char *file[] = {"pyro-agent", "thaw", "/dev/null", NULL};
+    CHECK(fstool_main(2, no_path) == 2);
+    CHECK(fstool_main(4, extra) == 2);
+    CHECK(fstool_main(3, missing) == 1);
+    CHECK(fstool_main(3, file) == 1); /* not a directory */
+
+    /* usage prints df's two lines for a real directory. */
+    int out[2];
+    CHECK(pipe(out) == 0);
+    fflush(stdout);
+    int saved = dup(1);
+    dup2(out[1], 1);
+    char *usage[] = {"pyro-agent", "usage", "/tmp", NULL};
+    int rc = fstool_main(3, usage);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    close(out[1]);
+    char buf[256] = {0};
+    ssize_t n = read(out[0], buf, sizeof buf - 1);
+    close(out[0]);
+    unsigned long long used = 0, iused = 0;
+    CHECK(rc == 0 && n > 0);
+    CHECK(sscanf(buf, "Used IUsed\n%llu %llu\n", &used, &iused) == 2);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--write-golden")) {
@@ -477,6 +527,7 @@ int main(int argc, char **argv)
     test_roundtrip();
     test_flow();
     test_setup_parse();
+    test_fstool();
     test_golden(golden_dir, 0);
     printf("unit: %d checks, %d failures\n", checks, failures);
     return failures != 0;
