@@ -197,8 +197,11 @@ async function configureGuest(rootfs: string): Promise<void> {
   }
 }
 
-/** Swap a finished build into place; an old or broken install is moved aside, then removed. */
-async function replaceDirectory(from: string, to: string): Promise<void> {
+/**
+ * Swap a finished build (catalog, pulled image or derived environment) into place; an old or
+ * broken install is moved aside, then removed.
+ */
+export async function replaceDirectory(from: string, to: string): Promise<void> {
   const trash = `${to}.trash-${randomBytes(4).toString("hex")}`;
   const hadOld = await fs.rename(to, trash).then(
     () => true,

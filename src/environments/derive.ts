@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
@@ -8,7 +8,7 @@ import type { PyroPaths } from "../core/paths.js";
 import { launchVm } from "../core/vm-launch.js";
 import { AgentConnection, type ExecHandlers } from "../protocol/client.js";
 import { requireTool } from "../runtime/host-tools.js";
-import type { ProgressListener } from "./build.js";
+import { replaceDirectory, type ProgressListener } from "./build.js";
 import { installDirName } from "./catalog.js";
 import {
   type LocalManifest,
@@ -214,14 +214,7 @@ export async function buildDerived(
     };
     await fs.rm(path.join(work, "owner"), { force: true });
     await atomicWriteJson(path.join(work, "manifest.json"), manifest);
-    const target = localDir(paths, input.name);
-    const trash = `${target}.trash-${randomBytes(4).toString("hex")}`;
-    const hadOld = await fs.rename(target, trash).then(
-      () => true,
-      () => false,
-    );
-    await fs.rename(work, target);
-    if (hadOld) await fs.rm(trash, { recursive: true, force: true });
+    await replaceDirectory(work, localDir(paths, input.name));
     progress("ready", 1);
   } finally {
     await kill?.().catch(() => undefined);

@@ -6,10 +6,9 @@ import { readJsonIfExists } from "../core/fs.js";
 import { environmentsDir, type PyroPaths } from "../core/paths.js";
 import { CATALOG, installDirName } from "./catalog.js";
 import {
-  BOOT_MODULES,
-  NET_MODULES,
   type InstalledEnvironment,
   MANIFEST_SCHEMA_VERSION,
+  missingBootArtifact,
 } from "./store.js";
 
 /**
@@ -125,20 +124,8 @@ export async function readLocalDir(dir: string): Promise<LocalEnvironment | unde
   }
   info.kernel_version = manifest.kernel_version ?? null;
   info.built_at = manifest.built_at ?? null;
-  const required = [
-    info.kernel_image,
-    info.rootfs_image,
-    ...[...BOOT_MODULES, ...NET_MODULES].map((mod) => path.join(info.modules_dir, `${mod}.ko`)),
-  ];
-  for (const file of required) {
-    const stat = await fs.stat(file).catch(() => undefined);
-    if (!stat || !stat.isFile() || stat.size === 0) {
-      return {
-        install: { ...info, problem: `missing boot artifact ${path.relative(dir, file)}` },
-        manifest,
-      };
-    }
-  }
+  const missing = await missingBootArtifact(info);
+  if (missing) return { install: { ...info, problem: missing }, manifest };
   const rootfs = await fs.stat(info.rootfs_image);
   if (rootfs.size !== manifest.rootfs_bytes) {
     return {

@@ -49,6 +49,28 @@ export function installDir(paths: PyroPaths, name: string): string {
   return path.join(environmentsDir(paths), installDirName(name));
 }
 
+/**
+ * The first boot artifact (kernel, root image, a boot or network module) that is absent or
+ * empty in an install, as a problem text; undefined when all are there. Catalog, pulled and
+ * built environments share it.
+ */
+export async function missingBootArtifact(
+  info: Pick<InstalledEnvironment, "install_dir" | "kernel_image" | "rootfs_image" | "modules_dir">,
+): Promise<string | undefined> {
+  const required = [
+    info.kernel_image,
+    info.rootfs_image,
+    ...[...BOOT_MODULES, ...NET_MODULES].map((mod) => path.join(info.modules_dir, `${mod}.ko`)),
+  ];
+  for (const file of required) {
+    const stat = await fs.stat(file).catch(() => undefined);
+    if (!stat || !stat.isFile() || stat.size === 0) {
+      return `missing boot artifact ${path.relative(info.install_dir, file)}`;
+    }
+  }
+  return undefined;
+}
+
 /** Read an install and check every boot artifact; a partial or stale one reports its problem. */
 export async function inspectInstall(
   paths: PyroPaths,
@@ -91,17 +113,8 @@ export async function inspectInstall(
   }
   info.kernel_version = m.kernel_version ?? null;
   info.built_at = m.built_at ?? null;
-  const required = [
-    info.kernel_image,
-    info.rootfs_image,
-    ...[...BOOT_MODULES, ...NET_MODULES].map((mod) => path.join(info.modules_dir, `${mod}.ko`)),
-  ];
-  for (const file of required) {
-    const stat = await fs.stat(file).catch(() => undefined);
-    if (!stat || !stat.isFile() || stat.size === 0) {
-      return { ...info, problem: `missing boot artifact ${path.relative(dir, file)}` };
-    }
-  }
+  const missing = await missingBootArtifact(info);
+  if (missing) return { ...info, problem: missing };
   const rootfs = await fs.stat(info.rootfs_image);
   if (m.rootfs_bytes !== undefined && rootfs.size !== m.rootfs_bytes) {
     return { ...info, problem: "rootfs image size does not match the manifest" };

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -6,7 +5,7 @@ import { PyroError } from "../../core/errors.js";
 import { atomicWriteJson } from "../../core/fs.js";
 import type { PyroPaths } from "../../core/paths.js";
 import { requireTool } from "../../runtime/host-tools.js";
-import type { ProgressListener } from "../build.js";
+import { replaceDirectory, type ProgressListener } from "../build.js";
 import { installDirName } from "../catalog.js";
 import { type LocalManifest, LOCAL_VERSION, localDir, localRoot, shareKernel } from "../local.js";
 import { type InstalledEnvironment, MANIFEST_SCHEMA_VERSION } from "../store.js";
@@ -231,14 +230,4 @@ async function makeReadable(dir: string): Promise<void> {
     await fs.chmod(full, entry.isDirectory() ? 0o755 : 0o644);
   }
   await fs.chmod(dir, 0o755);
-}
-
-async function replaceDirectory(from: string, to: string): Promise<void> {
-  const trash = `${to}.trash-${randomBytes(4).toString("hex")}`;
-  const hadOld = await fs.rename(to, trash).then(
-    () => true,
-    () => false,
-  );
-  await fs.rename(from, to);
-  if (hadOld) await fs.rm(trash, { recursive: true, force: true });
 }
