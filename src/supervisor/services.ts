@@ -121,15 +121,11 @@ export class ServiceTable {
     };
     const stdout = new OutputBuffer(SERVICE_LOG_CHARS);
     const stderr = new OutputBuffer(SERVICE_LOG_CHARS);
-    const outDecoder = new StringDecoder("utf8");
-    const errDecoder = new StringDecoder("utf8");
+    const logs = serviceLogs(stdout, stderr);
     const exec = ownExec(
       this.mux,
       { argv: ["/bin/sh", "-c", command], cwd, stdin: false, env },
-      {
-        onStdout: (chunk) => stdout.append(outDecoder.write(chunk)),
-        onStderr: (chunk) => stderr.append(errDecoder.write(chunk)),
-      },
+      logs.handlers,
     );
     const service: Service = {
       record,
@@ -141,14 +137,7 @@ export class ServiceTable {
       stopping: null,
       unpublished: null,
     };
-    service.exited = exec.result.then(
-      (exit) => {
-        stdout.append(outDecoder.end());
-        stderr.append(errDecoder.end());
-        this.onExit(service, exit.exitCode, null);
-      },
-      (error: Error) => this.onExit(service, null, error.message),
-    );
+    service.exited = this.whenEnded(service, logs.end);
     this.services.set(name, service);
     this.changed();
     try {
@@ -229,18 +218,12 @@ export class ServiceTable {
       const stdout = OutputBuffer.restore(SERVICE_LOG_CHARS, s.stdout);
       const stderr = OutputBuffer.restore(SERVICE_LOG_CHARS, s.stderr);
       const running = !s.done && (record.state === "running" || record.state === "starting");
-      const outDecoder = new StringDecoder("utf8");
-      const errDecoder = new StringDecoder("utf8");
+      const logs = serviceLogs(stdout, stderr);
       const exec = running
-        ? ownExec(
-            this.mux,
-            { argv: ["/bin/sh", "-c", record.command] },
-            {
-              onStdout: (chunk) => stdout.append(outDecoder.write(chunk)),
-              onStderr: (chunk) => stderr.append(errDecoder.write(chunk)),
-            },
-            { channel: s.channel, pid: record.pid ?? 0 },
-          )
+        ? ownExec(this.mux, { argv: ["/bin/sh", "-c", record.command] }, logs.handlers, {
+            channel: s.channel,
+            pid: record.pid ?? 0,
+          })
         : endedExec(s.channel, record.exit_code);
       const service: Service = {
         record,
@@ -252,20 +235,22 @@ export class ServiceTable {
         stopping: null,
         unpublished: null,
       };
-      if (running) {
-        service.exited = exec.result.then(
-          (exit) => {
-            stdout.append(outDecoder.end());
-            stderr.append(errDecoder.end());
-            this.onExit(service, exit.exitCode, null);
-          },
-          (error: Error) => this.onExit(service, null, error.message),
-        );
-      }
+      if (running) service.exited = this.whenEnded(service, logs.end);
       this.services.set(record.service_name, service);
     }
     // No record write here: the supervisor writes the counts with its first record update
     // (two updates at once would wait on each other for the workspace lock it holds).
+  }
+
+  /** The service's exit, once its process ends: logs flushed, record and ports settled. */
+  private whenEnded(service: Service, flushLogs: () => void): Promise<void> {
+    return service.exec.result.then(
+      (exit) => {
+        flushLogs();
+        this.onExit(service, exit.exitCode, null);
+      },
+      (error: Error) => this.onExit(service, null, error.message),
+    );
   }
 
   list(): {
@@ -509,4 +494,26 @@ export function probeArgv(probe: Readiness): { argv: string[] } {
     case "command":
       return { argv: ["/bin/sh", "-c", probe.command] };
   }
+}
+
+/** A service's output into its two logs, decoded as UTF-8 across chunks; `end` flushes both. */
+function serviceLogs(
+  stdout: OutputBuffer,
+  stderr: OutputBuffer,
+): {
+  handlers: { onStdout: (chunk: Buffer) => void; onStderr: (chunk: Buffer) => void };
+  end: () => void;
+} {
+  const out = new StringDecoder("utf8");
+  const err = new StringDecoder("utf8");
+  return {
+    handlers: {
+      onStdout: (chunk) => stdout.append(out.write(chunk)),
+      onStderr: (chunk) => stderr.append(err.write(chunk)),
+    },
+    end: () => {
+      stdout.append(out.end());
+      stderr.append(err.end());
+    },
+  };
 }

@@ -99,25 +99,9 @@ export class ShellTable {
     const exec = ownExec(
       this.mux,
       { argv: LOGIN_SHELL, cwd, pty: true, cols, rows, stdin: true, env },
-      {
-        onStdout: (chunk) => {
-          buffer.append(decoder.write(chunk));
-          activity.at = Date.now();
-        },
-      },
+      shellOutput(buffer, decoder, activity),
     );
-    const exited = exec.result.then(
-      (exit) => {
-        buffer.append(decoder.end());
-        record.state = "stopped";
-        record.exit_code = exit.exitCode;
-        record.ended_at = new Date().toISOString();
-      },
-      () => {
-        record.state = "stopped";
-        record.ended_at = new Date().toISOString();
-      },
-    );
+    const exited = whenShellEnds(exec, record, buffer, decoder);
     const shell: Shell = { record, exec, buffer, activity, exited };
     record.pid = await exec.started; // a bad cwd rejects here, before the shell is listed
     this.shells.set(shellId, shell);
@@ -150,32 +134,12 @@ export class ShellTable {
       const activity = { at: Date.now() };
       const running = record.state === "running" && !s.done;
       const exec = running
-        ? ownExec(
-            this.mux,
-            { argv: LOGIN_SHELL },
-            {
-              onStdout: (chunk) => {
-                buffer.append(decoder.write(chunk));
-                activity.at = Date.now();
-              },
-            },
-            { channel: s.channel, pid: record.pid ?? 0 },
-          )
+        ? ownExec(this.mux, { argv: LOGIN_SHELL }, shellOutput(buffer, decoder, activity), {
+            channel: s.channel,
+            pid: record.pid ?? 0,
+          })
         : endedExec(s.channel, record.exit_code);
-      const exited = running
-        ? exec.result.then(
-            (exit) => {
-              buffer.append(decoder.end());
-              record.state = "stopped";
-              record.exit_code = exit.exitCode;
-              record.ended_at = new Date().toISOString();
-            },
-            () => {
-              record.state = "stopped";
-              record.ended_at = new Date().toISOString();
-            },
-          )
-        : Promise.resolve();
+      const exited = running ? whenShellEnds(exec, record, buffer, decoder) : Promise.resolve();
       this.shells.set(record.shell_id, { record, exec, buffer, activity, exited });
     }
   }
@@ -289,4 +253,39 @@ export async function settled(promise: Promise<unknown>, ms: number): Promise<bo
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A shell's output goes to its buffer (decoded as UTF-8 across chunks) and marks activity. */
+function shellOutput(
+  buffer: OutputBuffer,
+  decoder: StringDecoder,
+  activity: { at: number },
+): { onStdout: (chunk: Buffer) => void } {
+  return {
+    onStdout: (chunk) => {
+      buffer.append(decoder.write(chunk));
+      activity.at = Date.now();
+    },
+  };
+}
+
+/** The record turns stopped (with the exit code when there is one) once the shell's process ends. */
+function whenShellEnds(
+  exec: OwnExec,
+  record: ShellRecord,
+  buffer: OutputBuffer,
+  decoder: StringDecoder,
+): Promise<void> {
+  return exec.result.then(
+    (exit) => {
+      buffer.append(decoder.end());
+      record.state = "stopped";
+      record.exit_code = exit.exitCode;
+      record.ended_at = new Date().toISOString();
+    },
+    () => {
+      record.state = "stopped";
+      record.ended_at = new Date().toISOString();
+    },
+  );
 }
