@@ -141,3 +141,27 @@ function utf8Start(buf: Buffer): number {
   while (i < Math.min(3, buf.length) && ((buf[i] ?? 0) & 0xc0) === 0x80) i += 1;
   return i;
 }
+
+/**
+ * The result fields of both streams (exec, run, journal entries): head-and-tail text, truncated
+ * flags, total byte counts.
+ */
+export function streamFields(output: { stdout: StreamRecorder; stderr: StreamRecorder }): {
+  stdout: string;
+  stderr: string;
+  stdout_truncated: boolean;
+  stderr_truncated: boolean;
+  stdout_bytes: number;
+  stderr_bytes: number;
+} {
+  const out = output.stdout.view();
+  const err = output.stderr.view();
+  return {
+    stdout: out.text,
+    stderr: err.text,
+    stdout_truncated: out.truncated,
+    stderr_truncated: err.truncated,
+    stdout_bytes: out.bytes,
+    stderr_bytes: err.bytes,
+  };
+}

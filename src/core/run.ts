@@ -8,7 +8,7 @@ import { TIMEOUT_EXIT_CODE } from "../protocol/messages.js";
 import { isCatalogName } from "../environments/local.js";
 import { ensureEnvironment } from "./environments.js";
 import { captureOutput } from "./capture.js";
-import { checkExecBounds, type StreamRecorder } from "./output-bounds.js";
+import { checkExecBounds, streamFields, type StreamRecorder } from "./output-bounds.js";
 import { checkWorkspaceSpec, type ExecutionMode } from "./workspace/record.js";
 import { PyroError } from "./errors.js";
 import { processAlive, readPidFile } from "./fs.js";
@@ -94,20 +94,6 @@ export function checkRunOptions(options: RunOptions): RunSpec {
 }
 
 /** The run payload from what ran where: the same shape in a guest and on the host. */
-/** The result fields of both streams: head-and-tail text, truncated flags, total byte counts. */
-export function streamFields(output: { stdout: StreamRecorder; stderr: StreamRecorder }) {
-  const out = output.stdout.view();
-  const err = output.stderr.view();
-  return {
-    stdout: out.text,
-    stderr: err.text,
-    stdout_truncated: out.truncated,
-    stderr_truncated: err.truncated,
-    stdout_bytes: out.bytes,
-    stderr_bytes: err.bytes,
-  };
-}
-
 export function runPayload(
   spec: RunSpec,
   output: { stdout: StreamRecorder; stderr: StreamRecorder },

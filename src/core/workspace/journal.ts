@@ -6,6 +6,7 @@ import type { PyroPaths } from "../paths.js";
 import {
   JOURNAL_STREAM_CAP_BYTES,
   StreamRecorder,
+  streamFields,
   utf8Boundary,
   type StreamView,
 } from "../output-bounds.js";
@@ -97,8 +98,6 @@ export async function beginCommand(
   const startedAt = new Date();
   const started = performance.now();
   const entry = (state: CommandState, outcome?: ExecOutcome): JournalEntry => {
-    const out = stdout.view();
-    const err = stderr.view();
     return {
       sequence,
       command: run.command,
@@ -108,12 +107,7 @@ export async function beginCommand(
       timed_out: outcome?.timedOut ?? false,
       duration_ms: Math.round(performance.now() - started),
       started_at: startedAt.toISOString(),
-      stdout: out.text,
-      stderr: err.text,
-      stdout_truncated: out.truncated,
-      stderr_truncated: err.truncated,
-      stdout_bytes: out.bytes,
-      stderr_bytes: err.bytes,
+      ...streamFields({ stdout, stderr }),
       execution_mode: run.executionMode,
     };
   };
