@@ -11,18 +11,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { WorkspaceManager } from "../src/core/manager.js";
-import { median, p95, seedTree } from "./stats.js";
+import { median, p95, seedTree, timed } from "./stats.js";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? "5");
 const stateDir = mkdtempSync(path.join(os.tmpdir(), "pyro-bench-full-"));
 process.env.PYRO_STATE_DIR = stateDir;
 const manager = new WorkspaceManager();
-
-async function timed(action: () => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  await action();
-  return performance.now() - start;
-}
 
 const stats = (xs: number[]) =>
   `p50 ${median(xs).toFixed(0).padStart(5)} p95 ${p95(xs).toFixed(0).padStart(5)} ms`;

@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { WorkspaceManager } from "../src/core/manager.js";
 import { workspaceFiles } from "../src/core/workspace/layout.js";
-import { fmt, median, p95 } from "./stats.js";
+import { fmt, median, p95, timed } from "./stats.js";
 
 /**
  * Host memory of an idle workspace beyond its guest RAM, old settings against new in one run.
@@ -119,12 +119,6 @@ interface Sample {
   execTrue: number[];
   execGit: number[];
 }
-
-const timed = async (action: () => Promise<unknown>): Promise<number> => {
-  const start = performance.now();
-  await action();
-  return performance.now() - start;
-};
 
 /**
  * All configurations run side by side and their timings are interleaved round by round, so a

@@ -17,7 +17,7 @@ import { WorkspaceManager } from "../src/core/manager.js";
 import { resolvePaths } from "../src/core/paths.js";
 import { localDir } from "../src/environments/local.js";
 import { startRegistry, writeOciLayout } from "../tests/support/oci-image.js";
-import { median, p95 } from "./stats.js";
+import { median, p95, timed } from "./stats.js";
 
 const run = promisify(execFile);
 const RUNS = Number(process.env.BENCH_RUNS ?? "3");
@@ -25,12 +25,6 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), "pyro-bench-oci-"));
 process.env.PYRO_STATE_DIR = path.join(tmp, "state");
 const manager = new WorkspaceManager();
 const paths = resolvePaths();
-
-async function timed(action: () => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  await action();
-  return performance.now() - start;
-}
 
 function report(name: string, floorName: string, floor: number[], ours: number[], target: number) {
   const ratio = median(ours) / median(floor);

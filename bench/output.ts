@@ -12,20 +12,12 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { median } from "./stats.js";
+import { BENCH_CLI, median } from "./stats.js";
 
-const CLI = path.join(
-  path.dirname(fileURLToPath(import.meta.url)),
-  "..",
-  "dist",
-  "src",
-  "cli",
-  "main.js",
-);
+const CLI = BENCH_CLI;
 const RUNS = Number(process.env.BENCH_RUNS ?? "3");
 const OLD_CAPTURE_BYTES = 16 * 1024 * 1024;
 const MCP_CLIENT_LIMIT = 10 * 1024 * 1024;

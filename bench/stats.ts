@@ -1,5 +1,23 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The built CLI the benchmarks run (`make build` first). */
+export const BENCH_CLI = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  "..",
+  "dist",
+  "src",
+  "cli",
+  "main.js",
+);
+
+/** Wall time of one awaited action, in ms. */
+export async function timed(action: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await action();
+  return performance.now() - start;
+}
 
 /** Summary statistics shared by the benchmarks. */
 export const median = (xs: number[]): number => {

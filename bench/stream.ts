@@ -11,17 +11,9 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { median } from "./stats.js";
+import { BENCH_CLI, median } from "./stats.js";
 
-const CLI = path.join(
-  path.dirname(fileURLToPath(import.meta.url)),
-  "..",
-  "dist",
-  "src",
-  "cli",
-  "main.js",
-);
+const CLI = BENCH_CLI;
 const SLOW_SECONDS = Number(process.env.BENCH_SLOW_SECONDS ?? "20");
 const THROUGHPUT_BYTES = Number(process.env.BENCH_STREAM_BYTES ?? String(200 * 1024 * 1024));
 const RUNS = Number(process.env.BENCH_RUNS ?? "3");

@@ -13,18 +13,12 @@ import os from "node:os";
 import path from "node:path";
 import { WorkspaceManager } from "../src/core/manager.js";
 import { makeExt4 } from "../src/core/workspace/seed.js";
-import { median, p95, seedTree } from "./stats.js";
+import { median, p95, seedTree, timed } from "./stats.js";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? "5");
 const stateDir = mkdtempSync(path.join(os.tmpdir(), "pyro-bench-warm-"));
 process.env.PYRO_STATE_DIR = stateDir;
 const manager = new WorkspaceManager();
-
-async function timed(action: () => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  await action();
-  return performance.now() - start;
-}
 
 /** Run `action` with PYRO_WARM set, RUNS times per path, interleaved. */
 async function both(action: () => Promise<number>): Promise<{ cold: number[]; warm: number[] }> {
